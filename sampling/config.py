@@ -1,0 +1,139 @@
+"""Sampling settings, validated once, shared by every engine order."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+Order = Literal["transformers", "vllm", "llama.cpp"]
+ORDERS: tuple[Order, ...] = ("transformers", "vllm", "llama.cpp")
+
+# The parameters each engine's sampler knows; a setting outside its engine is refused, not ignored.
+SUPPORTED: dict[str, frozenset[str]] = {
+    "transformers": frozenset(
+        {"temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"}
+    ),
+    "vllm": frozenset({"temperature", "top_k", "top_p", "min_p"}),
+    "llama.cpp": frozenset({"temperature", "top_k", "top_p", "min_p", "typical_p"}),
+}
+
+# The value that switches each parameter off.
+OFF: dict[str, float] = {
+    "top_k": 0,
+    "top_p": 1.0,
+    "min_p": 0.0,
+    "typical_p": 1.0,
+    "epsilon_cutoff": 0.0,
+    "eta_cutoff": 0.0,
+}
+
+
+def _number(name: str, value: Any, *, integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if integer and value != int(value):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return value
+
+
+def _check_range(name: str, value: float, low: float, high: float, interval: str) -> None:
+    low_ok = value >= low if interval[0] == "[" else value > low
+    high_ok = value <= high if interval[-1] == "]" else value < high
+    if not (low_ok and high_ok):
+        raise ValueError(f"{name} must be in {interval[0]}{low}, {high}{interval[-1]}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How to turn next-token logits into the distribution a token is drawn from.
+
+    Every filter has an "off" value, which is its default. ``temperature=0`` means greedy
+    decoding (``do_sample=False`` in transformers): the most likely token, whatever the filters.
+
+    ``order`` picks whose pipeline runs:
+
+    - ``"transformers"``: Temperature → TopK → TopP → MinP → Typical → Epsilon → Eta, as
+      ``generate(do_sample=True)`` builds it. Beware its hidden default: when neither the call nor
+      the model's generation config sets ``top_k``, ``generate`` uses ``top_k=50``. Here 0 means off;
+      ``to_generate_kwargs()`` passes ``top_k=0`` explicitly so that ``generate`` agrees.
+    - ``"vllm"``: temperature → min_p → top_k → top_p (V1 sampler). Temperature below 1e-5 is greedy.
+      It has no typical, epsilon or eta sampling.
+    - ``"llama.cpp"``: top_k → typical → top_p → min_p → temperature (default chain). The filters
+      see the T = 1 distribution and temperature only reshapes the survivors; top_k keeps exactly k
+      tokens even when several tie. It has no epsilon or eta sampling.
+
+    >>> SamplingConfig(temperature=0.7, top_p=0.9).active()
+    {'temperature': 0.7, 'top_p': 0.9}
+    >>> SamplingConfig(top_p=1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: top_p must be in (0.0, 1.0], got 1.5
+    """
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    min_p: float = 0.0
+    typical_p: float = 1.0
+    epsilon_cutoff: float = 0.0
+    eta_cutoff: float = 0.0
+    order: Order = "transformers"
+
+    def __post_init__(self) -> None:
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
+        _check_range("temperature", _number("temperature", self.temperature), 0.0, math.inf, "[)")
+        _check_range("top_k", _number("top_k", self.top_k, integer=True), 0, math.inf, "[)")
+        _check_range("top_p", _number("top_p", self.top_p), 0.0, 1.0, "(]")
+        _check_range("min_p", _number("min_p", self.min_p), 0.0, 1.0, "[]")
+        _check_range("typical_p", _number("typical_p", self.typical_p), 0.0, 1.0, "(]")
+        _check_range("epsilon_cutoff", _number("epsilon_cutoff", self.epsilon_cutoff), 0.0, 1.0, "[)")
+        _check_range("eta_cutoff", _number("eta_cutoff", self.eta_cutoff), 0.0, 1.0, "[)")
+        object.__setattr__(self, "top_k", int(self.top_k))
+        for name in OFF:
+            if getattr(self, name) != OFF[name] and name not in SUPPORTED[self.order]:
+                raise ValueError(
+                    f"{name} is not part of the {self.order} sampler: set it to {OFF[name]} (off) "
+                    f"or choose the transformers order"
+                )
+
+    @property
+    def greedy(self) -> bool:
+        """True when this config picks the most likely token instead of sampling."""
+        threshold = 1e-5 if self.order == "vllm" else 0.0
+        return self.temperature <= threshold
+
+    def active(self) -> dict[str, float]:
+        """The settings that change anything, in field order (temperature 1 is a no-op)."""
+        return {
+            field.name: getattr(self, field.name)
+            for field in fields(self)
+            if field.name != "order" and getattr(self, field.name) != OFF.get(field.name, 1.0)
+        }
+
+    def with_values(self, **changes: Any) -> SamplingConfig:
+        """A copy with some fields changed, validated again."""
+        return replace(self, **changes)
+
+    def to_generate_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments that make transformers' ``generate`` sample exactly like this config.
+
+        Only meaningful for the transformers order. ``top_k`` is always passed so that
+        transformers' hidden ``top_k=50`` default never applies.
+        """
+        if self.greedy:
+            return {"do_sample": False}
+        return {
+            "do_sample": True,
+            "temperature": float(self.temperature),
+            "top_k": self.top_k,
+            "top_p": float(self.top_p),
+            "min_p": float(self.min_p) if self.min_p else None,
+            "typical_p": float(self.typical_p),
+            "epsilon_cutoff": float(self.epsilon_cutoff),
+            "eta_cutoff": float(self.eta_cutoff),
+        }

@@ -1,0 +1,97 @@
+"""How spread out a distribution is, how far apart two are, and how varied a set of texts is."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+
+import sacrebleu
+import torch
+
+from sampling.pipeline import Trace
+
+
+def entropy(probs: torch.Tensor, *, bits: bool = False) -> torch.Tensor:
+    """Shannon entropy ``-Σ p log p`` over the last axis, in nats (or bits); ``0 log 0 = 0``.
+
+    >>> round(entropy(torch.full((8,), 1 / 8), bits=True).item(), 6)
+    3.0
+    """
+    nats = -torch.special.xlogy(probs, probs).sum(dim=-1)
+    return nats / math.log(2) if bits else nats
+
+
+def effective_tokens(probs: torch.Tensor) -> torch.Tensor:
+    """``exp(H)``: the number of equally likely tokens with the same entropy (the perplexity)."""
+    return torch.exp(entropy(probs))
+
+
+def tokens_kept(probs: torch.Tensor) -> torch.Tensor:
+    return (probs > 0).sum(dim=-1)
+
+
+def top1_probability(probs: torch.Tensor) -> torch.Tensor:
+    return probs.amax(dim=-1)
+
+
+def kl_divergence(p: torch.Tensor, q: torch.Tensor, *, bits: bool = False) -> torch.Tensor:
+    """``KL(p ‖ q) = Σ p log(p / q)``; infinite where q removed a token that p can draw."""
+    nats = (torch.special.xlogy(p, p) - torch.special.xlogy(p, q)).sum(dim=-1)
+    return nats / math.log(2) if bits else nats
+
+
+def js_divergence(p: torch.Tensor, q: torch.Tensor, *, bits: bool = False) -> torch.Tensor:
+    """Jensen–Shannon divergence: symmetric, finite, at most ``log 2`` (1 bit)."""
+    middle = (p + q) / 2
+    return (kl_divergence(p, middle, bits=bits) + kl_divergence(q, middle, bits=bits)) / 2
+
+
+def summary(probs: torch.Tensor) -> dict[str, float]:
+    """The headline figures of one distribution ``[vocab]``, as plain floats."""
+    return {
+        "entropy_bits": entropy(probs, bits=True).item(),
+        "effective_tokens": effective_tokens(probs).item(),
+        "tokens_kept": int(tokens_kept(probs).item()),
+        "top1_probability": top1_probability(probs).item(),
+    }
+
+
+def mass_removed(trace: Trace) -> dict[str, torch.Tensor]:
+    """For each stage, the probability mass (of the distribution entering it) that it removed."""
+    return {
+        stage.name: torch.softmax(stage.logits_in, dim=-1).masked_fill(stage.kept, 0).sum(dim=-1)
+        for stage in trace.stages
+    }
+
+
+def distinct_n(sequences: Sequence[Sequence[Hashable]], n: int) -> float:
+    """Distinct n-grams over all n-grams in a set of token sequences (Li et al., 2016).
+
+    1.0 means no n-gram repeats anywhere in the set; NaN when no sequence has n tokens.
+
+    >>> distinct_n([["a", "b", "a"], ["a", "b"]], 1)
+    0.4
+    """
+    ngrams = [tuple(tokens[i : i + n]) for tokens in sequences for i in range(len(tokens) - n + 1)]
+    return len(set(ngrams)) / len(ngrams) if ngrams else math.nan
+
+
+def self_bleu(texts: Sequence[str], *, tokenize: str = "13a") -> float:
+    """Mean BLEU-4 of each text against all the others as references, in [0, 1] (Zhu et al., 2018).
+
+    High means the samples repeat each other. Uses sacrebleu's sentence BLEU with effective
+    n-gram order; NaN for fewer than two texts. ``tokenize="zh"`` suits Chinese text.
+    """
+    if len(texts) < 2:
+        return math.nan
+    bleu = sacrebleu.BLEU(tokenize=tokenize, effective_order=True)
+    scores = [
+        bleu.sentence_score(text, [other for j, other in enumerate(texts) if j != i]).score
+        for i, text in enumerate(texts)
+    ]
+    return sum(scores) / len(scores) / 100
+
+
+def mean_token_entropy(entropies: Sequence[float]) -> float:
+    """Mean of per-token entropies over the tokens of generated texts; NaN when there are none."""
+    return sum(entropies) / len(entropies) if entropies else math.nan
