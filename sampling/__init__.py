@@ -7,6 +7,20 @@
 """
 
 from sampling.config import ORDERS, SamplingConfig
+from sampling.models import BUNDLED_MODELS, ModelHandle, ModelLoadError, default_model_name, load_model
 from sampling.pipeline import Stage, Trace, apply, chain, sample
 
-__all__ = ["ORDERS", "SamplingConfig", "Stage", "Trace", "apply", "chain", "sample"]
+__all__ = [
+    "BUNDLED_MODELS",
+    "ORDERS",
+    "ModelHandle",
+    "ModelLoadError",
+    "SamplingConfig",
+    "Stage",
+    "Trace",
+    "apply",
+    "chain",
+    "default_model_name",
+    "load_model",
+    "sample",
+]

@@ -137,15 +137,19 @@ def check_finite(logits: torch.Tensor) -> None:
         )
 
 
-def sample(probs: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+def sample(probs: torch.Tensor, n: int, seed: int | torch.Generator) -> torch.Tensor:
     """Draw ``n`` token ids (with replacement) from ``probs`` with a generator of its own.
 
-    The global RNG is never touched, so concurrent callers do not change each other's draws.
-    ``probs`` is ``[vocab]`` (returns ``[n]``) or ``[batch, vocab]`` (returns ``[batch, n]``).
+    ``seed`` is an int, or a `torch.Generator` to continue drawing from (as generation does step
+    by step). The global RNG is never touched, so concurrent callers do not change each other's
+    draws. ``probs`` is ``[vocab]`` (returns ``[n]``) or ``[batch, vocab]`` (returns ``[batch, n]``).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    generator = torch.Generator(device=probs.device).manual_seed(int(seed))
+    if isinstance(seed, torch.Generator):
+        generator = seed
+    else:
+        generator = torch.Generator(device=probs.device).manual_seed(int(seed))
     return torch.multinomial(probs.float(), n, replacement=True, generator=generator)
 
 

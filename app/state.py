@@ -1,0 +1,176 @@
+"""The page's state: every control, its range and default, presets, and the URL that restores it.
+
+The one place that turns widget or URL values into a `SamplingConfig` is `panel_config`.
+Streamlit is not imported: the functions work on any mutable mapping (``st.session_state`` in the
+page, a dict in tests).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sampling.config import OFF, ORDERS, SUPPORTED, SamplingConfig
+
+PANELS = ("a", "b")
+DEFAULT_PROMPT = "hello, this is my favorite"
+LANGUAGES = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class Control:
+    """One value of the page's state: its URL/session key suffix, default and allowed values."""
+
+    name: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    choices: tuple[str, ...] | None = None
+    integer: bool = False
+
+    def parse(self, raw: str) -> tuple[Any, str | None]:
+        """A URL string to a valid value, and a notice when it had to be changed."""
+        if self.choices is not None:
+            if raw in self.choices:
+                return raw, None
+            return self.default, f"unknown value {raw!r}; allowed: {', '.join(self.choices)}"
+        if self.low is None:
+            return raw, None
+        try:
+            number = float(raw)
+        except ValueError:
+            return self.default, f"{raw!r} is not a number"
+        if math.isnan(number):
+            return self.default, f"{raw!r} is not a number"
+        clamped = min(max(number, self.low), self.high)
+        if self.integer:
+            clamped = int(round(clamped))
+        if clamped != number:
+            return clamped, f"{raw!r} is outside [{self.low:g}, {self.high:g}]; clamped to {clamped:g}"
+        return clamped, None
+
+
+# Sampling controls, per panel. Their defaults switch everything off (temperature 1).
+SAMPLING_CONTROLS = (
+    Control("order", "transformers", choices=ORDERS),
+    Control("temperature", 1.0, 0.0, 2.0, 0.05),
+    Control("top_p", 1.0, 0.01, 1.0, 0.01),
+    Control("top_k", 0, 0, 200, 1, integer=True),
+    Control("min_p", 0.0, 0.0, 1.0, 0.01),
+    Control("typical_p", 1.0, 0.01, 1.0, 0.01),
+    Control("epsilon_cutoff", 0.0, 0.0, 0.05, 0.0005),
+    Control("eta_cutoff", 0.0, 0.0, 0.05, 0.0005),
+)
+GENERATION_CONTROLS = (
+    Control("samples", 4, 1, 16, 1, integer=True),
+    Control("length", 30, 1, 200, 1, integer=True),
+    Control("seed", 0, 0, 2**31 - 1, 1, integer=True),
+)
+PAGE_CONTROLS = (
+    Control("view", "compare", choices=("compare", "study")),
+    Control("prompt", DEFAULT_PROMPT),
+    Control("lang", "en", choices=LANGUAGES),
+    Control("top_n", 20, 5, 50, 1, integer=True),
+)
+
+
+def panel_key(panel: str, name: str) -> str:
+    return f"{panel}_{name}"
+
+
+def all_controls(models: Sequence[str]) -> dict[str, Control]:
+    """Every state key, with the model choice limited to ``models`` (the allow-list)."""
+    controls = {control.name: control for control in PAGE_CONTROLS}
+    controls["model"] = Control("model", models[0], choices=tuple(models))
+    for panel in PANELS:
+        for control in SAMPLING_CONTROLS + GENERATION_CONTROLS:
+            controls[panel_key(panel, control.name)] = control
+    return controls
+
+
+def defaults(models: Sequence[str]) -> dict[str, Any]:
+    return {key: control.default for key, control in all_controls(models).items()}
+
+
+def read_url(params: Mapping[str, str], models: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+    """Initial state from URL query parameters, and a notice for every value that was not usable."""
+    controls = all_controls(models)
+    state, notices = defaults(models), []
+    for key, raw in params.items():
+        if key not in controls:
+            notices.append(f"Ignored unknown URL parameter {key!r}.")
+            continue
+        value, problem = controls[key].parse(str(raw))
+        state[key] = value
+        if problem:
+            notices.append(f"URL parameter {key}: {problem}; using {value!r}.")
+    return state, notices
+
+
+def to_url(state: Mapping[str, Any], models: Sequence[str]) -> dict[str, str]:
+    """The query parameters that restore ``state``: only the values that differ from the default."""
+    return {
+        key: f"{state[key]:g}" if isinstance(state[key], float) else str(state[key])
+        for key, control in all_controls(models).items()
+        if key in state and state[key] != control.default
+    }
+
+
+def panel_config(state: Mapping[str, Any], panel: str) -> SamplingConfig:
+    """The SamplingConfig of one panel. Settings the chosen engine lacks are switched off."""
+    order = state[panel_key(panel, "order")]
+    values = {
+        control.name: state[panel_key(panel, control.name)]
+        for control in SAMPLING_CONTROLS
+        if control.name != "order"
+    }
+    for name in OFF:
+        if name not in SUPPORTED[order]:
+            values[name] = OFF[name]
+    return SamplingConfig(order=order, **values)
+
+
+def unsupported(order: str) -> set[str]:
+    """Sampling controls that the ``order``'s engine does not have (shown disabled)."""
+    return {name for name in OFF if name not in SUPPORTED[order]}
+
+
+OFF_SETTINGS = {control.name: control.default for control in SAMPLING_CONTROLS if control.name != "order"}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "transformers generate() defaults": {**OFF_SETTINGS, "order": "transformers", "top_k": 50},
+    "vLLM defaults": {**OFF_SETTINGS, "order": "vllm"},
+    "llama.cpp defaults": {
+        **OFF_SETTINGS, "order": "llama.cpp", "temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05,
+    },
+    "greedy": {**OFF_SETTINGS, "temperature": 0.0},
+    "all filters off": dict(OFF_SETTINGS),
+}
+
+# The original explanation's comparisons: one setting for A, one for B.
+PAIR_PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "temperature 0.9 vs 0.1": ({**OFF_SETTINGS, "temperature": 0.9}, {**OFF_SETTINGS, "temperature": 0.1}),
+    "top_p 0.9 vs 0.1": ({**OFF_SETTINGS, "top_p": 0.9}, {**OFF_SETTINGS, "top_p": 0.1}),
+}
+
+
+def set_panel(state: MutableMapping[str, Any], panel: str, settings: Mapping[str, Any]) -> None:
+    for name, value in settings.items():
+        state[panel_key(panel, name)] = value
+
+
+def apply_preset(state: MutableMapping[str, Any], panel: str, name: str) -> None:
+    set_panel(state, panel, PRESETS[name])
+
+
+def apply_pair_preset(state: MutableMapping[str, Any], name: str) -> None:
+    for panel, settings in zip(PANELS, PAIR_PRESETS[name], strict=True):
+        set_panel(state, panel, settings)
+
+
+def copy_panel(state: MutableMapping[str, Any], source: str, target: str) -> None:
+    for control in SAMPLING_CONTROLS + GENERATION_CONTROLS:
+        state[panel_key(target, control.name)] = state[panel_key(source, control.name)]

@@ -1,0 +1,167 @@
+"""Every sentence the page shows, in English and 中文. Keys are shared; `t(lang, key)` looks one up."""
+
+from __future__ import annotations
+
+TEXT: dict[str, dict[str, str]] = {
+    "title": {"en": "How sampling shapes what a model writes", "zh": "采样参数如何塑造模型的输出"},
+    "intro": {
+        "en": "The model reads the prompt once and gives a score (logit) to every token of its vocabulary. "
+        "Each panel turns those scores into the distribution the next token is drawn from, stage by stage, "
+        "the way the chosen engine does. Compare two settings side by side.",
+        "zh": "模型读一次提示词，为词表中的每个词元给出一个分数（logit）。每个面板按所选引擎的顺序，"
+        "一步步把这些分数变成下一个词元的抽样分布。左右两边对比两种设置。",
+    },
+    "model": {"en": "Model", "zh": "模型"},
+    "view": {"en": "View", "zh": "视图"},
+    "view_compare": {"en": "Compare", "zh": "对比"},
+    "view_study": {"en": "Study", "zh": "研究"},
+    "study_title": {"en": "Does temperature or top_p move entropy more?", "zh": "温度和 top_p，谁对熵的影响更大？"},
+    "study_intro": {
+        "en": "Next-token entropy of many prompts under temperature alone and top_p alone, at the same numeric "
+        "values, from `python -m sampling.sweep`. Upload results from a bigger machine to see other models.",
+        "zh": "在相同数值下，分别只用温度或只用 top_p 时，许多提示词的下一个词元熵，来自 "
+        "`python -m sampling.sweep`。可上传在更大机器上得到的结果来查看其他模型。",
+    },
+    "study_upload": {"en": "Results file (.parquet or .csv)", "zh": "结果文件（.parquet 或 .csv）"},
+    "study_model": {"en": "Model in the results", "zh": "结果中的模型"},
+    "study_curves": {"en": "Entropy against the value of each control", "zh": "熵随参数值的变化"},
+    "study_curves_help": {
+        "en": "Median across prompts (line) and interquartile range (band); the other control is off.",
+        "zh": "各提示词的中位数（线）与四分位区间（带）；另一个参数关闭。",
+    },
+    "study_spread": {"en": "Spread across prompts of the entropy change", "zh": "熵变化在提示词间的分布"},
+    "study_spread_help": {
+        "en": "Change from the raw distribution (T = 1, no filter), one box per control and value.",
+        "zh": "相对原始分布（T = 1，无过滤）的变化，每个参数和取值一个箱线。",
+    },
+    "study_heatmap": {"en": "Mean entropy over temperature × top_p", "zh": "温度 × top_p 网格上的平均熵"},
+    "study_heatmap_help": {
+        "en": "transformers order: temperature first, then top_p cuts the scaled distribution.",
+        "zh": "transformers 顺序：先用温度，再由 top_p 截断缩放后的分布。",
+    },
+    "prompt": {"en": "Prompt", "zh": "提示词"},
+    "language": {"en": "Language", "zh": "语言"},
+    "top_n": {"en": "Tokens shown in the charts", "zh": "图中显示的词元数"},
+    "panel": {"en": "Setting {panel}", "zh": "设置 {panel}"},
+    "order": {"en": "Engine order", "zh": "引擎顺序"},
+    "order_help": {
+        "en": "transformers: temperature → top_k → top_p → min_p → typical → ε → η. "
+        "vLLM: temperature → min_p → top_k → top_p. llama.cpp: top_k → typical → top_p → min_p → temperature.",
+        "zh": "transformers：温度 → top_k → top_p → min_p → typical → ε → η。"
+        "vLLM：温度 → min_p → top_k → top_p。llama.cpp：top_k → typical → top_p → min_p → 温度。",
+    },
+    "temperature": {"en": "Temperature (0 = greedy)", "zh": "温度（0 = 贪心）"},
+    "temperature_help": {
+        "en": "Divides the logits before the softmax: below 1 sharpens the distribution, above 1 flattens it.",
+        "zh": "在 softmax 之前用它去除 logits：小于 1 让分布更尖锐，大于 1 让分布更平坦。",
+    },
+    "top_p": {"en": "top_p (1 = off)", "zh": "top_p（1 = 关闭）"},
+    "top_p_help": {
+        "en": "Sorts tokens by probability, adds them up and keeps the smallest set that reaches top_p.",
+        "zh": "按概率排序并累加，保留累计概率达到 top_p 的最小词元集合。",
+    },
+    "top_k": {"en": "top_k (0 = off)", "zh": "top_k（0 = 关闭）"},
+    "top_k_help": {"en": "Keeps only the k most likely tokens.", "zh": "只保留概率最高的 k 个词元。"},
+    "min_p": {"en": "min_p (0 = off)", "zh": "min_p（0 = 关闭）"},
+    "min_p_help": {
+        "en": "Removes tokens less likely than min_p times the most likely token.",
+        "zh": "去掉概率低于 min_p × 最高概率的词元。",
+    },
+    "advanced": {"en": "Advanced: typical, ε, η", "zh": "高级：typical、ε、η"},
+    "typical_p": {"en": "typical_p (1 = off)", "zh": "typical_p（1 = 关闭）"},
+    "typical_p_help": {
+        "en": "Keeps the tokens whose surprise is closest to the entropy, until their mass reaches typical_p.",
+        "zh": "保留信息量最接近熵的词元，直到它们的概率和达到 typical_p。",
+    },
+    "epsilon_cutoff": {"en": "epsilon cutoff (0 = off)", "zh": "epsilon 截断（0 = 关闭）"},
+    "epsilon_cutoff_help": {"en": "Removes tokens with probability below ε.", "zh": "去掉概率低于 ε 的词元。"},
+    "eta_cutoff": {"en": "eta cutoff (0 = off)", "zh": "eta 截断（0 = 关闭）"},
+    "eta_cutoff_help": {
+        "en": "Removes tokens below min(η, √η·e^(−H)): the cut adapts to the entropy H.",
+        "zh": "去掉低于 min(η, √η·e^(−H)) 的词元：截断随熵 H 自适应。",
+    },
+    "unsupported": {"en": "not part of the {order} sampler", "zh": "{order} 的采样器没有这一项"},
+    "preset": {"en": "Preset", "zh": "预设"},
+    "pair_presets": {"en": "The original comparisons", "zh": "原文中的对比"},
+    "copy": {"en": "Copy A → B", "zh": "复制 A → B"},
+    "chart_top": {"en": "Top tokens: final probability (bars) and raw probability (ticks)",
+                  "zh": "高概率词元：最终概率（条形）与原始概率（刻线）"},
+    "chart_top_help": {
+        "en": "Grey rows were removed by a filter. The tick is the model's own probability at temperature 1.",
+        "zh": "灰色的行被某个过滤器去掉了。刻线是模型在温度 1 下的原始概率。",
+    },
+    "chart_stages": {"en": "Stage by stage", "zh": "逐个阶段"},
+    "chart_stages_help": {
+        "en": "Each row is the distribution after one stage, in the engine's order; grey cells were cut there "
+        "or earlier. Temperature changes the colours, filters make cells grey.",
+        "zh": "每一行是某个阶段之后的分布，按引擎的顺序排列；灰色格子在这一阶段或更早被去掉。"
+        "温度改变颜色深浅，过滤器把格子变灰。",
+    },
+    "chart_cumulative": {"en": "Sorted cumulative probability (what top_p cuts)", "zh": "排序后的累计概率（top_p 截断处）"},
+    "chart_cumulative_help": {
+        "en": "Tokens sorted from most to least likely; the curve adds their probabilities. top_p (dashed) keeps "
+        "every token up to the one that reaches it (solid line). Without top_p, the curve of the final distribution.",
+        "zh": "词元按概率从高到低排序，曲线是累计概率。top_p（虚线）保留直到累计概率达到它的那个词元为止"
+        "（实线）。未启用 top_p 时显示最终分布的曲线。",
+    },
+    "entropy": {"en": "Entropy (bits)", "zh": "熵（比特）"},
+    "effective_tokens": {"en": "Effective tokens", "zh": "有效词元数"},
+    "tokens_kept": {"en": "Tokens kept", "zh": "保留的词元"},
+    "top1": {"en": "Top-1 probability", "zh": "最高概率"},
+    "metrics_help": {
+        "en": "Entropy H = −Σ p log₂ p. Effective tokens = 2^H: as many equally likely tokens would be as uncertain.",
+        "zh": "熵 H = −Σ p log₂ p。有效词元数 = 2^H：同样不确定的等概率词元个数。",
+    },
+    "divergence": {"en": "A vs B", "zh": "A 与 B 的差异"},
+    "kl_ab": {"en": "KL(A‖B) bits", "zh": "KL(A‖B) 比特"},
+    "kl_ba": {"en": "KL(B‖A) bits", "zh": "KL(B‖A) 比特"},
+    "js": {"en": "Jensen–Shannon bits", "zh": "JS 散度 比特"},
+    "divergence_help": {
+        "en": "KL is infinite when one side can draw a token the other removed; Jensen–Shannon stays between 0 and 1 bit.",
+        "zh": "当一方可以抽到另一方去掉的词元时 KL 为无穷大；JS 散度总在 0 到 1 比特之间。",
+    },
+    "samples_title": {"en": "Sampled continuations", "zh": "采样得到的续写"},
+    "samples": {"en": "Samples", "zh": "样本数"},
+    "length": {"en": "New tokens", "zh": "新词元数"},
+    "seed": {"en": "Seed", "zh": "随机种子"},
+    "sample": {"en": "Sample", "zh": "采样"},
+    "resample": {"en": "Resample", "zh": "换种子"},
+    "sampling": {"en": "Sampling…", "zh": "采样中…"},
+    "stale_samples": {
+        "en": "These samples were drawn with earlier settings: press Sample to draw with the current ones.",
+        "zh": "这些样本是用之前的设置抽取的：点击“采样”用当前设置重新抽取。",
+    },
+    "samples_help": {
+        "en": "Each token is shaded by the probability it was drawn with; hover for its probability, raw rank "
+        "and entropy. Every step uses exactly the distribution shown above.",
+        "zh": "每个词元的底色表示它被抽中时的概率；悬停可看概率、原始排名和熵。每一步都使用上面显示的分布。",
+    },
+    "distinct": {"en": "distinct-{n}", "zh": "distinct-{n}"},
+    "self_bleu": {"en": "self-BLEU", "zh": "self-BLEU"},
+    "mean_entropy": {"en": "mean token entropy (bits)", "zh": "平均词元熵（比特）"},
+    "diversity_help": {
+        "en": "distinct-n: share of n-grams that are unique across the samples (higher = more varied). self-BLEU: "
+        "how much each sample repeats the others (lower = more varied).",
+        "zh": "distinct-n：所有样本中不重复的 n 元组比例（越高越多样）。self-BLEU：每个样本与其他样本的重合度（越低越多样）。",
+    },
+    "download": {"en": "Download CSV (both distributions and the continuations)", "zh": "下载 CSV（两个分布与续写）"},
+    "prompt_tokens": {"en": "The prompt as the model sees it", "zh": "模型看到的提示词"},
+    "truncated": {
+        "en": "The prompt is longer than the model's context of {context} tokens; only its last tokens are used.",
+        "zh": "提示词超过模型 {context} 个词元的上下文长度，只使用最后的部分。",
+    },
+    "empty_prompt": {
+        "en": "The prompt is empty: the model starts from its start-of-text token, as in unconditional generation.",
+        "zh": "提示词为空：模型从文本起始词元开始，相当于无条件生成。",
+    },
+    "greedy_note": {
+        "en": "Temperature 0 is greedy decoding: the most likely token every time; top_p and the other filters "
+        "have no effect.",
+        "zh": "温度 0 即贪心解码：每次都选概率最高的词元；top_p 等过滤器都不起作用。",
+    },
+}
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    entry = TEXT[key]
+    return entry.get(lang, entry["en"]).format(**values)

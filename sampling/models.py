@@ -1,0 +1,307 @@
+"""Load a causal language model once and ask it for next-token logits and sampled continuations.
+
+What `generate` samples from is exactly `sampling.apply`'s distribution, step by step, so the
+charts and the sampled text never disagree.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from huggingface_hub import constants as hub_constants
+from huggingface_hub import try_to_load_from_cache
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from sampling.config import SamplingConfig
+from sampling.metrics import entropy
+from sampling.pipeline import apply, sample
+from sampling.tokens import token_labels
+
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
+BUNDLED_MODELS = ("fortune-base", "fortune-small")
+DEFAULT_MODEL_ENV = "SAMPLING_MODEL"
+HUB_PROBE_SECONDS = 2.0
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message is one line, fit to show a user."""
+
+
+def bundled_model_path(name: str) -> Path:
+    return BUNDLED_DIR / name
+
+
+def _in_local_hub_cache(model_id: str) -> bool:
+    return all(
+        isinstance(try_to_load_from_cache(model_id, filename), str)
+        for filename in ("config.json", "model.safetensors")
+    )
+
+
+def default_model_name() -> str:
+    """The model used when none is named.
+
+    1. ``$SAMPLING_MODEL`` when set (a bundled name, a hub id or a local path);
+    2. ``gpt2`` when it is already in the local Hugging Face cache;
+    3. otherwise the larger bundled model, ``fortune-base``.
+    """
+    configured = os.environ.get(DEFAULT_MODEL_ENV, "").strip()
+    if configured:
+        return configured
+    return "gpt2" if _in_local_hub_cache("gpt2") else BUNDLED_MODELS[0]
+
+
+def _hub_reachable() -> bool:
+    """A quick TCP probe, so that an offline machine fails in seconds rather than after retries."""
+    if hub_constants.HF_HUB_OFFLINE:
+        return False
+    endpoint = urlparse(hub_constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname, port), timeout=HUB_PROBE_SECONDS):
+            return True
+    except OSError:
+        return False
+
+
+def _locate(name: str) -> tuple[str, bool]:
+    """Where to load ``name`` from, and whether that is local (no network needed)."""
+    if name in BUNDLED_MODELS:
+        return str(bundled_model_path(name)), True
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser()), True
+    if _in_local_hub_cache(name):
+        return name, True
+    if not _hub_reachable():
+        raise ModelLoadError(
+            f"Model {name!r} is not available locally and the model hub cannot be reached; "
+            f"bundled models that work offline: {', '.join(BUNDLED_MODELS)}"
+        )
+    return name, False
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype != "auto":
+        return getattr(torch, dtype)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float16 if device.type == "mps" else torch.float32
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt as the model sees it."""
+
+    ids: tuple[int, ...]
+    labels: tuple[str, ...]
+    truncated: bool
+    """The prompt was longer than the model's context; only its last tokens are used."""
+    conditioned_on_bos: bool
+    """The prompt was empty; the model is conditioned on its BOS token, as for unconditional text."""
+
+
+@dataclass(frozen=True)
+class NextToken:
+    logits: torch.Tensor
+    """float32 logits ``[vocab]`` on the CPU."""
+    prompt: Prompt
+
+
+@dataclass(frozen=True)
+class GeneratedToken:
+    id: int
+    label: str
+    probability: float
+    """Under the final (processed) distribution it was drawn from."""
+    raw_rank: int
+    """1 = the model's most likely token at T = 1 with no filter."""
+    entropy_before_bits: float
+    entropy_after_bits: float
+    tokens_kept: int
+
+
+@dataclass(frozen=True)
+class Continuation:
+    text: str
+    tokens: tuple[GeneratedToken, ...]
+    stopped_at_eos: bool
+
+
+@dataclass(frozen=True)
+class Generation:
+    prompt: Prompt
+    config: SamplingConfig
+    seed: int
+    continuations: tuple[Continuation, ...]
+    step_logits: torch.Tensor | None = None
+    """``[steps, n, vocab]`` raw logits of each step, when asked for with ``return_logits=True``."""
+
+
+@dataclass(frozen=True)
+class ModelHandle:
+    """A loaded model and tokenizer. Create with `load_model`; safe to share between threads."""
+
+    name: str
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def context_length(self) -> int:
+        config = self.model.config
+        return int(getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings"))
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.model.get_output_embeddings().weight.shape[0])
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return self.tokenizer.eos_token_id
+
+    def labels(self, token_ids: list[int] | tuple[int, ...]) -> list[str]:
+        return token_labels(self.tokenizer, token_ids)
+
+    def encode(self, prompt: str, room: int = 0) -> Prompt:
+        """Token ids of ``prompt``, keeping its last tokens when it leaves fewer than ``room``
+        positions free in the context; an empty prompt becomes the BOS token."""
+        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        conditioned_on_bos = not ids
+        if conditioned_on_bos:
+            start = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.eos_token_id
+            if start is None:
+                raise ValueError("the prompt is empty and this model has no BOS or EOS token to start from")
+            ids = [start]
+        limit = self.context_length - room
+        if limit < 1:
+            raise ValueError(f"{room} new tokens do not fit in this model's context of {self.context_length}")
+        truncated = len(ids) > limit
+        ids = ids[-limit:]
+        return Prompt(tuple(ids), tuple(self.labels(ids)), truncated, conditioned_on_bos)
+
+    def _forward(self, input_ids: torch.Tensor, cache=None):
+        return self.model(input_ids=input_ids.to(self.device), cache=cache, use_cache=True)
+
+    @torch.inference_mode()
+    def next_token_logits(self, prompt: str) -> NextToken:
+        encoded = self.encode(prompt)
+        output = self._forward(torch.tensor([encoded.ids]))
+        return NextToken(output.logits[0, -1].float().cpu(), encoded)
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompt: str,
+        config: SamplingConfig,
+        n: int = 4,
+        max_new_tokens: int = 32,
+        seed: int = 0,
+        *,
+        return_logits: bool = False,
+    ) -> Generation:
+        """``n`` continuations sampled in one batch with the KV cache.
+
+        Every step runs `sampling.apply` with ``config`` and draws from its ``probs`` with one
+        generator seeded by ``seed``, so the result is deterministic and matches the charts.
+        Each sequence stops at EOS; the batch stops when all have.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+        encoded = self.encode(prompt, room=max_new_tokens)
+        generator = torch.Generator(device=self.device).manual_seed(int(seed))
+        eos = self.eos_token_id
+        output = self._forward(torch.tensor([encoded.ids]).expand(n, -1))
+        finished = torch.zeros(n, dtype=torch.bool, device=self.device)
+        steps: list[dict[str, torch.Tensor]] = []
+        for _ in range(max_new_tokens):
+            logits = output.logits[:, -1].float()
+            trace = apply(logits, config)
+            next_ids = sample(trace.probs, 1, generator).squeeze(1)
+            chosen_raw = logits.gather(1, next_ids[:, None])
+            steps.append({
+                "ids": next_ids,
+                "active": ~finished,
+                "probability": trace.probs.gather(1, next_ids[:, None]).squeeze(1),
+                "raw_rank": (logits > chosen_raw).sum(dim=1) + 1,
+                "entropy_before_bits": entropy(trace.raw_probs, bits=True),
+                "entropy_after_bits": entropy(trace.probs, bits=True),
+                "tokens_kept": trace.kept.sum(dim=1),
+                **({"logits": logits} if return_logits else {}),
+            })
+            if eos is not None:
+                finished = finished | (next_ids == eos)
+            if bool(finished.all()):
+                break
+            output = self._forward(next_ids[:, None], output.cache)
+        columns = {key: torch.stack([step[key] for step in steps]).cpu() for key in steps[0]}
+        continuations = tuple(self._continuation(columns, row) for row in range(n))
+        return Generation(encoded, config, int(seed), continuations, columns.get("logits"))
+
+    def _continuation(self, columns: dict[str, torch.Tensor], row: int) -> Continuation:
+        length = int(columns["active"][:, row].sum())
+        ids = columns["ids"][:length, row].tolist()
+        labels = self.labels(ids)
+        tokens = tuple(
+            GeneratedToken(
+                id=token_id,
+                label=labels[step],
+                probability=float(columns["probability"][step, row]),
+                raw_rank=int(columns["raw_rank"][step, row]),
+                entropy_before_bits=float(columns["entropy_before_bits"][step, row]),
+                entropy_after_bits=float(columns["entropy_after_bits"][step, row]),
+                tokens_kept=int(columns["tokens_kept"][step, row]),
+            )
+            for step, token_id in enumerate(ids)
+        )
+        stopped_at_eos = bool(ids) and ids[-1] == self.eos_token_id
+        text = self.tokenizer.decode(ids[:-1] if stopped_at_eos else ids)
+        return Continuation(text, tokens, stopped_at_eos)
+
+
+def load_model(
+    name_or_path: str | None = None, device: str = "auto", dtype: str | torch.dtype = "auto"
+) -> ModelHandle:
+    """Load a causal LM and its tokenizer; remote code is never trusted.
+
+    ``name_or_path``: a bundled model (``fortune-base``, ``fortune-small``), a local directory in
+    Hugging Face format, or a hub id. ``None`` follows `default_model_name`. ``device="auto"`` picks
+    cuda, then mps, then cpu; ``dtype="auto"`` picks bf16/fp16 on a GPU and fp32 on the CPU.
+    Failures raise `ModelLoadError` with a one-line message.
+    """
+    name = name_or_path or default_model_name()
+    source, local = _locate(name)
+    chosen_device = pick_device(device)
+    chosen_dtype = pick_dtype(dtype, chosen_device)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, local_files_only=local)
+        model = AutoModelForCausalLM.from_pretrained(
+            source, trust_remote_code=False, local_files_only=local, dtype=chosen_dtype
+        )
+    except Exception as error:  # noqa: BLE001 - any loader failure becomes one clear line
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(
+            f"Could not load model {name!r}: {reason[:300]}. "
+            f"Bundled models that work offline: {', '.join(BUNDLED_MODELS)}"
+        ) from error
+    model.to(chosen_device).eval()
+    return ModelHandle(name, model, tokenizer, chosen_device, chosen_dtype)

@@ -1,0 +1,274 @@
+"""Vectorised sweeps: next-token entropy over grids of temperature, top_p, top_k and min_p.
+
+Temperature never changes the order of tokens, so each prompt is sorted once. For one
+temperature, every top_p (or top_k, min_p) cut keeps a prefix of the sorted tokens, and the entropy
+of a renormalised prefix of mass ``M_k`` with ``S_k = Σ p log p`` is ``log M_k - S_k / M_k``: one
+pair of prefix sums gives every cut. The cut itself is found exactly as transformers finds it
+(ascending sort, softmax, cumulative sum), so the kept sets equal `sampling.apply`'s.
+
+Run ``python -m sampling.sweep --help`` for the command line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+DEFAULT_TEMPERATURES = tuple(round(0.05 * i, 2) for i in range(1, 41))  # 0.05 … 2.0
+DEFAULT_TOP_PS = tuple(round(0.05 * i, 2) for i in range(1, 21))  # 0.05 … 1.0
+DEFAULT_TOP_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+DEFAULT_MIN_PS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+# Bounds the [prompts, temperatures, vocab] working tensors of one chunk (about 160 MB in float64).
+CHUNK_ELEMENTS = 20_000_000
+
+COLUMNS = ["sweep", "prompt_index", "temperature", "top_p", "top_k", "min_p",
+           "entropy_bits", "effective_tokens", "tokens_kept"]
+
+
+@dataclass(frozen=True)
+class Grids:
+    """The values each sweep visits. The joint grid is temperatures × top_ps."""
+
+    temperatures: Sequence[float] = DEFAULT_TEMPERATURES
+    top_ps: Sequence[float] = DEFAULT_TOP_PS
+    top_ks: Sequence[int] = DEFAULT_TOP_KS
+    min_ps: Sequence[float] = DEFAULT_MIN_PS
+    joint: bool = True
+
+    def __post_init__(self) -> None:
+        checks = {
+            "temperatures": (self.temperatures, lambda v: v > 0, "> 0"),
+            "top_ps": (self.top_ps, lambda v: 0 < v <= 1, "in (0, 1]"),
+            "top_ks": (self.top_ks, lambda v: v >= 1 and v == int(v), "whole numbers >= 1"),
+            "min_ps": (self.min_ps, lambda v: 0 <= v <= 1, "in [0, 1]"),
+        }
+        for name, (values, valid, rule) in checks.items():
+            bad = [v for v in values if not (isinstance(v, (int, float)) and math.isfinite(v) and valid(v))]
+            if bad or not values:
+                raise ValueError(f"{name} must be a non-empty list of values {rule}, got {list(values)!r}")
+
+
+def _prefix_entropy(mass: torch.Tensor, plogp: torch.Tensor) -> torch.Tensor:
+    """Entropy (nats) of a renormalised prefix from its mass and its Σ p log p."""
+    return torch.log(mass) - plogp / mass
+
+
+def _gather_prefix(prefix: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    return prefix.gather(-1, kept - 1)
+
+
+def _sorted_tables(ascending_logits: torch.Tensor, temperatures: torch.Tensor):
+    """For each temperature: ascending probabilities, their cumulative sum (as TopP computes it),
+    and descending prefix sums of mass and Σ p log p. Shapes [prompts, temperatures, vocab]."""
+    scaled = ascending_logits[:, None, :] / temperatures[None, :, None]
+    probs_ascending = torch.softmax(scaled, dim=-1)
+    cumulative_ascending = probs_ascending.cumsum(dim=-1)
+    descending = probs_ascending.flip(-1)
+    mass = descending.cumsum(dim=-1)
+    plogp = torch.special.xlogy(descending, descending).cumsum(dim=-1)
+    return probs_ascending, cumulative_ascending, mass, plogp
+
+
+def _kept_by_top_p(cumulative_ascending: torch.Tensor, top_ps: torch.Tensor) -> torch.Tensor:
+    """How many tokens TopPLogitsWarper keeps: it removes those with ascending cumulative
+    probability <= 1 - top_p, and always keeps the most likely one."""
+    vocab = cumulative_ascending.shape[-1]
+    bounds = (1 - top_ps).to(cumulative_ascending.dtype)
+    bounds = bounds.expand(*cumulative_ascending.shape[:-1], -1).contiguous()
+    removed = torch.searchsorted(cumulative_ascending.contiguous(), bounds, right=True)
+    removed = torch.where(top_ps < 1, removed, torch.zeros_like(removed))
+    return vocab - removed.clamp(max=vocab - 1)
+
+
+def _rows(sweep: str, kept: torch.Tensor, entropy_nats: torch.Tensor, offset: int, **values) -> pd.DataFrame:
+    """Long-form rows; ``values`` broadcast against the [prompts, ...] result tensors."""
+    shape = entropy_nats.shape
+    prompt_index = torch.arange(shape[0]).view(-1, *([1] * (len(shape) - 1))).expand(shape) + offset
+    frame = {"sweep": sweep, "prompt_index": prompt_index.flatten().numpy()}
+    for name in ("temperature", "top_p", "top_k", "min_p"):
+        value = values.get(name, {"temperature": 1.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0}[name])
+        frame[name] = torch.as_tensor(value).expand(shape).flatten().numpy() if torch.is_tensor(value) else value
+    frame["entropy_bits"] = (entropy_nats / math.log(2)).flatten().numpy()
+    frame["effective_tokens"] = torch.exp(entropy_nats).flatten().numpy()
+    frame["tokens_kept"] = kept.flatten().numpy()
+    return pd.DataFrame(frame, columns=COLUMNS)
+
+
+def sweep_logits(logits: torch.Tensor, grids: Grids = Grids(), offset: int = 0) -> Iterator[pd.DataFrame]:
+    """Entropy, effective tokens and tokens kept of every sweep, for logits ``[prompts, vocab]``.
+
+    Computes in the dtype of ``logits`` (float32, as the engines do, or float64). Yields one
+    DataFrame per chunk of prompts and sweep, so results can be written as they come.
+    ``offset`` numbers the prompts of this call from there.
+    """
+    if logits.dim() != 2 or not logits.is_floating_point():
+        raise ValueError(f"logits must be a float tensor [prompts, vocab], got {tuple(logits.shape)}")
+    dtype, vocab = logits.dtype, logits.shape[-1]
+    # Grid values go into the results exactly as given (float64); the math runs in ``dtype``.
+    temperature_values = torch.tensor(sorted(set(grids.temperatures) | {1.0}), dtype=torch.float64)
+    top_p_values = torch.tensor(list(grids.top_ps), dtype=torch.float64)
+    min_p_values = torch.tensor(list(grids.min_ps), dtype=torch.float64)
+    temperatures, top_ps, min_ps = (values.to(dtype) for values in (temperature_values, top_p_values, min_p_values))
+    at_one = int((temperature_values == 1.0).nonzero())
+    chunk = max(1, CHUNK_ELEMENTS // (len(temperatures) * vocab))
+    for start in range(0, logits.shape[0], chunk):
+        ascending = torch.sort(logits[start : start + chunk], dim=-1).values
+        probs_ascending, cumulative, mass, plogp = _sorted_tables(ascending, temperatures)
+        all_kept = torch.full(mass.shape[:-1], vocab, dtype=torch.long)
+        entropy_all = _prefix_entropy(mass[..., -1], plogp[..., -1])
+        keep_t = [i for i, value in enumerate(temperature_values.tolist()) if value in set(grids.temperatures)]
+        yield _rows("temperature", all_kept[:, keep_t], entropy_all[:, keep_t], start + offset,
+                    temperature=temperature_values[keep_t].expand(len(ascending), -1))
+
+        kept = _kept_by_top_p(cumulative[:, at_one], top_ps)
+        entropy = _prefix_entropy(_gather_prefix(mass[:, at_one], kept), _gather_prefix(plogp[:, at_one], kept))
+        yield _rows("top_p", kept, entropy, start + offset, top_p=top_p_values.expand(len(ascending), -1))
+
+        top_ks = torch.tensor([min(int(k), vocab) for k in grids.top_ks])
+        # TopKLogitsWarper keeps every token tied with the k-th largest logit.
+        kth_values = ascending.gather(-1, (vocab - top_ks).expand(len(ascending), -1))
+        kept = vocab - torch.searchsorted(ascending.contiguous(), kth_values.contiguous(), right=False)
+        entropy = _prefix_entropy(_gather_prefix(mass[:, at_one], kept), _gather_prefix(plogp[:, at_one], kept))
+        yield _rows("top_k", kept, entropy, start + offset,
+                    top_k=torch.tensor(list(grids.top_ks)).expand(len(ascending), -1))
+
+        # MinPLogitsWarper removes p < min_p * p_max.
+        thresholds = (min_ps[None, :] * probs_ascending[:, at_one, -1:]).contiguous()
+        kept = vocab - torch.searchsorted(probs_ascending[:, at_one].contiguous(), thresholds, right=False)
+        entropy = _prefix_entropy(_gather_prefix(mass[:, at_one], kept), _gather_prefix(plogp[:, at_one], kept))
+        yield _rows("min_p", kept, entropy, start + offset, min_p=min_p_values.expand(len(ascending), -1))
+
+        if grids.joint:
+            kept = _kept_by_top_p(cumulative[:, keep_t], top_ps)
+            entropy = _prefix_entropy(
+                _gather_prefix(mass[:, keep_t], kept), _gather_prefix(plogp[:, keep_t], kept)
+            )
+            yield _rows("joint", kept, entropy, start + offset,
+                        temperature=temperature_values[keep_t][None, :, None].expand(kept.shape),
+                        top_p=top_p_values[None, None, :].expand(kept.shape))
+
+
+class ResultsWriter:
+    """Appends result frames to a CSV or Parquet file (by suffix) as they are computed."""
+
+    def __init__(self, path: Path) -> None:
+        if path.suffix not in (".csv", ".parquet"):
+            raise ValueError(f"results file must end in .csv or .parquet, got {path}")
+        self.path, self._parquet = path, None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.path.suffix == ".csv":
+            frame.to_csv(self.path, mode="a", header=not self.path.exists(), index=False)
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+        self._parquet.write_table(table)
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+
+
+def _grid(text: str, cast=float) -> list:
+    """``"0.1,0.5,0.9"`` or ``"start:stop:step"`` (inclusive) to a list of values."""
+    if ":" in text:
+        start, stop, step = (float(part) for part in text.split(":"))
+        count = int(round((stop - start) / step)) + 1
+        return [cast(round(start + i * step, 10)) for i in range(count)]
+    return [cast(part) for part in text.split(",") if part.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+    import time
+
+    from tqdm import tqdm
+
+    from sampling.models import BUNDLED_MODELS, load_model
+    from sampling.study import PROMPTS_FILE, answer, comparison_table, diversity_sweep, read_prompts, read_results
+
+    parser = argparse.ArgumentParser(
+        prog="python -m sampling.sweep",
+        description="Next-token entropy over temperature, top_p, top_k, min_p and temperature × top_p, "
+        "for each model and prompt; optionally the diversity of generated text.",
+    )
+    parser.add_argument("--models", nargs="+", default=list(BUNDLED_MODELS),
+                        help="bundled names, hub ids or local paths (default: the bundled models)")
+    parser.add_argument("--prompts", type=Path, default=PROMPTS_FILE, help="prompt file (default: the shipped set)")
+    parser.add_argument("--out", type=Path, default=Path("results/sweep.parquet"),
+                        help="results file, .parquet or .csv, written as it goes")
+    parser.add_argument("--temperatures", type=_grid, default=list(DEFAULT_TEMPERATURES), help="e.g. 0.05:2:0.05")
+    parser.add_argument("--top-ps", type=_grid, default=list(DEFAULT_TOP_PS), help="e.g. 0.05:1:0.05")
+    parser.add_argument("--top-ks", type=lambda text: _grid(text, int), default=list(DEFAULT_TOP_KS))
+    parser.add_argument("--min-ps", type=_grid, default=list(DEFAULT_MIN_PS))
+    parser.add_argument("--no-joint", action="store_true", help="skip the temperature × top_p grid")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--generate", action="store_true", help="also measure the diversity of generated text")
+    parser.add_argument("--generate-prompts", type=int, default=20, help="first N prompts for generation")
+    parser.add_argument("--generate-values", type=_grid, default=[0.1, 0.3, 0.5, 0.7, 0.9, 1.0],
+                        help="temperature and top_p values for generation")
+    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--length", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        grids = Grids(args.temperatures, args.top_ps, args.top_ks, args.min_ps, joint=not args.no_joint)
+        prompts = read_prompts(args.prompts)
+        writer = ResultsWriter(args.out)
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
+
+    started = time.perf_counter()
+    for name in args.models:
+        handle = load_model(name, device=args.device)
+        logits = torch.stack([
+            handle.next_token_logits(prompt.text).logits
+            for prompt in tqdm(prompts, desc=f"{name}: next-token logits", unit="prompt")
+        ])
+        categories = [prompt.category for prompt in prompts]
+        for frame in tqdm(sweep_logits(logits, grids), desc=f"{name}: sweeps", unit="block"):
+            frame.insert(0, "model", name)
+            frame.insert(2, "category", [categories[i] for i in frame["prompt_index"]])
+            writer.write(frame)
+    writer.close()
+    sweep_seconds = time.perf_counter() - started
+    results = read_results(args.out)
+    table = comparison_table(results)
+    shown = table[table["value"].round(2).isin([0.1, 0.3, 0.5, 0.7, 0.9])]
+    print(f"\nNext-token sweeps: {len(results):,} rows for {len(args.models)} model(s) × {len(prompts)} prompts "
+          f"in {sweep_seconds:.1f} s → {args.out}\n")
+    print("Mean entropy change from the raw distribution (bits), at equal values:")
+    print(shown.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+    print()
+    for sentence in answer(results):
+        print(sentence)
+
+    if args.generate:
+        started = time.perf_counter()
+        rows = []
+        for name in args.models:
+            handle = load_model(name, device=args.device)
+            rows += diversity_sweep(handle, prompts[: args.generate_prompts], args.generate_values,
+                                    args.generate_values, args.samples, args.length, args.seed)
+        diversity = pd.DataFrame(rows)
+        diversity_path = args.out.with_name(args.out.stem + "-diversity.csv")
+        diversity.to_csv(diversity_path, index=False)
+        summary = diversity.groupby(["model", "parameter", "value"])[
+            ["distinct_2", "self_bleu", "mean_token_entropy_bits"]].mean().reset_index()
+        print(f"\nGenerated text: {len(diversity):,} settings in {time.perf_counter() - started:.1f} s → {diversity_path}")
+        print(summary.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+
+
+if __name__ == "__main__":
+    main()

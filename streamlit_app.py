@@ -1,0 +1,297 @@
+"""Sampling explained: see and compare what temperature, top_p and the other controls do.
+
+The page only arranges widgets and charts; the computing is in `sampling`, the tables and charts
+in `app`. The model is loaded once per process, next-token logits once per (model, prompt), so
+moving a slider never runs the model.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import sampling
+from app import charts, state, tables
+from app.html import continuation_html, prompt_html
+from app.settings import read_settings
+from app.text import t
+from sampling import metrics, study
+from sampling.models import Generation, ModelHandle, ModelLoadError, NextToken
+
+st.set_page_config(page_title="Sampling explained", page_icon="🎲", layout="wide")
+SETTINGS = read_settings()
+STUDY_RESULTS = Path(__file__).resolve().parent / "docs" / "study" / "sweep.parquet"
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the model…")
+def cached_model(name: str) -> ModelHandle:
+    return sampling.load_model(name)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_next_token(name: str, prompt: str) -> NextToken:
+    return cached_model(name).next_token_logits(prompt)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_generation(
+    name: str, prompt: str, config: sampling.SamplingConfig, samples: int, length: int, seed: int
+) -> Generation:
+    return cached_model(name).generate(prompt, config, n=samples, max_new_tokens=length, seed=seed)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_results(data: bytes | None, name: str) -> pd.DataFrame:
+    """The study results: an uploaded file's bytes, or the results shipped with the report."""
+    if data is None:
+        return study.read_results(STUDY_RESULTS)
+    buffer = io.BytesIO(data)
+    buffer.name = name
+    return study.read_results(buffer)
+
+
+def init_state() -> None:
+    """On a session's first run, take the state from the URL and say what was not usable.
+
+    On later runs, re-assign every value: Streamlit forgets the value of a widget that a run does not
+    draw (the Compare controls while the Study view is shown), and a re-assigned key is kept.
+    """
+    if "initialized" not in st.session_state:
+        values, notices = state.read_url(st.query_params.to_dict(), SETTINGS.models)
+        st.session_state.update(values)
+        st.session_state["url_notices"] = notices
+        st.session_state["initialized"] = True
+        return
+    for key, default in state.defaults(SETTINGS.models).items():
+        st.session_state[key] = st.session_state.get(key, default)
+
+
+def sync_url() -> None:
+    st.query_params.from_dict(state.to_url(st.session_state, SETTINGS.models))
+
+
+def control_slider(panel: str, control: state.Control, lang: str, disabled: bool = False) -> None:
+    st.slider(
+        t(lang, control.name),
+        min_value=control.low,
+        max_value=control.high,
+        step=control.step,
+        key=state.panel_key(panel, control.name),
+        help=t(lang, f"{control.name}_help"),
+        disabled=disabled,
+        format="%.4f" if control.step < 0.01 else None,
+    )
+
+
+def sidebar(lang: str) -> None:
+    with st.sidebar:
+        st.radio(t(lang, "view"), ("compare", "study"), key="view", horizontal=True,
+                 format_func=lambda view: t(lang, f"view_{view}"))
+        st.selectbox(t(lang, "model"), SETTINGS.models, key="model")
+        st.text_area(t(lang, "prompt"), key="prompt", height=100)
+        st.radio(t(lang, "language"), state.LANGUAGES, key="lang", horizontal=True,
+                 format_func={"en": "English", "zh": "中文"}.get)
+        st.slider(t(lang, "top_n"), 5, 50, key="top_n")
+        st.caption(t(lang, "pair_presets"))
+        for name in state.PAIR_PRESETS:
+            st.button(name, key=f"pair_{name}", on_click=state.apply_pair_preset, args=(st.session_state, name),
+                      width="stretch")
+        st.button(t(lang, "copy"), key="copy_a_to_b", on_click=state.copy_panel,
+                  args=(st.session_state, "a", "b"), width="stretch")
+
+
+def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
+    st.subheader(t(lang, "panel", panel=panel.upper()))
+    preset_key = state.panel_key(panel, "preset")
+    st.selectbox(
+        t(lang, "preset"), list(state.PRESETS), index=None, key=preset_key, placeholder="—",
+        on_change=lambda: apply_chosen_preset(panel),
+    )
+    controls = {control.name: control for control in state.SAMPLING_CONTROLS}
+    order_key = state.panel_key(panel, "order")
+    st.selectbox(t(lang, "order"), sampling.ORDERS, key=order_key, help=t(lang, "order_help"))
+    unsupported = state.unsupported(st.session_state[order_key])
+    for name in ("temperature", "top_p", "top_k", "min_p"):
+        control_slider(panel, controls[name], lang)
+    with st.expander(t(lang, "advanced")):
+        for name in ("typical_p", "epsilon_cutoff", "eta_cutoff"):
+            control_slider(panel, controls[name], lang, disabled=name in unsupported)
+        if unsupported:
+            st.caption(f"{', '.join(sorted(unsupported))}: {t(lang, 'unsupported', order=st.session_state[order_key])}")
+    return state.panel_config(st.session_state, panel)
+
+
+def apply_chosen_preset(panel: str) -> None:
+    preset_key = state.panel_key(panel, "preset")
+    if st.session_state[preset_key]:
+        state.apply_preset(st.session_state, panel, st.session_state[preset_key])
+    st.session_state[preset_key] = None
+
+
+def metric_row(summary: dict[str, float], lang: str) -> None:
+    columns = st.columns(4)
+    columns[0].metric(t(lang, "entropy"), f"{summary['entropy_bits']:.3f}", help=t(lang, "metrics_help"))
+    columns[1].metric(t(lang, "effective_tokens"), f"{summary['effective_tokens']:.1f}")
+    columns[2].metric(t(lang, "tokens_kept"), f"{summary['tokens_kept']:,}")
+    columns[3].metric(t(lang, "top1"), f"{summary['top1_probability']:.3f}")
+
+
+@st.fragment
+def samples_section(panel: str, name: str, prompt: str, config: sampling.SamplingConfig, lang: str) -> None:
+    """Sampled continuations of one panel; its own controls rerun only this section.
+
+    Samples are drawn on request (Sample, Resample, a change of the sample controls, a new prompt
+    or model), never because a sampling slider moved: that would run the model on every move.
+    """
+    st.markdown(f"**{t(lang, 'samples_title')}**", help=t(lang, "samples_help"))
+    keys = {control.name: state.panel_key(panel, control.name) for control in state.GENERATION_CONTROLS}
+    draw_key, drawn_key = state.panel_key(panel, "draw"), state.panel_key(panel, "drawn")
+    columns = st.columns([2, 3, 2], vertical_alignment="bottom")
+    columns[0].number_input(t(lang, "samples"), 1, 16, key=keys["samples"])
+    columns[1].slider(t(lang, "length"), 1, 200, key=keys["length"])
+    columns[2].number_input(t(lang, "seed"), 0, 2**31 - 1, key=keys["seed"])
+    columns = st.columns(2)
+    columns[0].button(t(lang, "sample"), key=state.panel_key(panel, "sample"),
+                      on_click=lambda: st.session_state.update({draw_key: True}))
+    columns[1].button(t(lang, "resample"), key=state.panel_key(panel, "resample"),
+                      on_click=lambda: st.session_state.update(
+                          {draw_key: True, keys["seed"]: (st.session_state[keys["seed"]] + 1) % 2**31}))
+    request = (name, prompt, config, *(st.session_state[keys[key]] for key in ("samples", "length", "seed")))
+    drawn = st.session_state.get(drawn_key)
+    if st.session_state.pop(draw_key, False) or drawn is None or drawn[:2] != request[:2] or drawn[3:] != request[3:]:
+        drawn = st.session_state[drawn_key] = request
+    with st.spinner(t(lang, "sampling")):
+        generation = cached_generation(*drawn)
+    if drawn[2] != config:
+        st.caption(t(lang, "stale_samples"))
+    for continuation in generation.continuations:
+        st.html(continuation_html(continuation))
+    token_ids = [[token.id for token in c.tokens] for c in generation.continuations]
+    entropies = [token.entropy_after_bits for c in generation.continuations for token in c.tokens]
+    figures = [(t(lang, "distinct", n=n), metrics.distinct_n(token_ids, n)) for n in (1, 2, 3)]
+    figures += [(t(lang, "self_bleu"), metrics.self_bleu([c.text for c in generation.continuations])),
+                (t(lang, "mean_entropy"), metrics.mean_token_entropy(entropies))]
+    for column, (label, value) in zip(st.columns(len(figures)), figures, strict=True):
+        column.metric(label, f"{value:.3f}", help=t(lang, "diversity_help"))
+    sync_url()
+
+
+def csv_download(traces: dict[str, sampling.Trace], labeller: tables.Labeller) -> bytes:
+    """Both full distributions, then the continuations each panel drew."""
+    buffer = io.StringIO()
+    for panel, trace in traces.items():
+        table = tables.top_tokens(trace, labeller, trace.logits.shape[-1])
+        table.insert(0, "panel", panel.upper())
+        table.to_csv(buffer, index=False, header=panel == "a")
+    for panel in traces:
+        drawn = st.session_state.get(state.panel_key(panel, "drawn"))
+        if drawn is None:
+            continue
+        table = tables.continuations(cached_generation(*drawn))
+        table.insert(0, "panel", panel.upper())
+        buffer.write("\n")
+        table.to_csv(buffer, index=False)
+    return buffer.getvalue().encode("utf-8")
+
+
+def study_view(lang: str) -> None:
+    """The answer to "does temperature or top_p move entropy more?", from a sweep's results."""
+    st.title(t(lang, "study_title"))
+    st.caption(t(lang, "study_intro"))
+    upload = st.file_uploader(t(lang, "study_upload"), type=["parquet", "csv"], key="study_upload")
+    try:
+        results = cached_results(upload.getvalue() if upload else None, upload.name if upload else "")
+    except (ValueError, OSError) as error:
+        st.error(str(error))
+        return
+    models = sorted(results["model"].unique())
+    model = st.selectbox(t(lang, "study_model"), models, key="study_model")
+    for sentence in study.answer(results[results["model"] == model]):
+        st.text(sentence)
+    st.markdown(f"**{t(lang, 'study_curves')}**", help=t(lang, "study_curves_help"))
+    st.altair_chart(charts.entropy_against_value(study.entropy_curves(results, model)), width="stretch")
+    st.markdown(f"**{t(lang, 'study_spread')}**", help=t(lang, "study_spread_help"))
+    st.altair_chart(charts.change_spread(study.change_by_prompt(results, model)))
+    st.markdown(f"**{t(lang, 'study_heatmap')}**", help=t(lang, "study_heatmap_help"))
+    st.altair_chart(charts.entropy_heatmap(study.joint_grid(results, model)), width="stretch")
+
+
+def main() -> None:
+    init_state()
+    lang = st.session_state["lang"]
+    sidebar(lang)
+    if st.session_state["view"] == "study":
+        study_view(lang)
+        sync_url()
+        return
+    st.title(t(lang, "title"))
+    st.caption(t(lang, "intro"))
+    for notice in st.session_state.pop("url_notices", []):
+        st.warning(notice, icon="🔗")
+
+    name, prompt = st.session_state["model"], st.session_state["prompt"]
+    try:
+        handle = cached_model(name)
+    except ModelLoadError as error:
+        st.error(str(error))
+        st.stop()
+    next_token = cached_next_token(name, prompt)
+    with st.expander(t(lang, "prompt_tokens")):
+        st.html(prompt_html(next_token.prompt.labels, next_token.prompt.ids))
+    if next_token.prompt.truncated:
+        st.info(t(lang, "truncated", context=handle.context_length))
+    if next_token.prompt.conditioned_on_bos:
+        st.info(t(lang, "empty_prompt"))
+
+    columns = dict(zip(state.PANELS, st.columns(2, gap="large"), strict=True))
+    configs = {}
+    for panel, column in columns.items():
+        with column:
+            configs[panel] = panel_controls(panel, lang)
+    traces = {panel: sampling.apply(next_token.logits, config) for panel, config in configs.items()}
+    top_n = st.session_state["top_n"]
+    top = {panel: tables.top_tokens(trace, handle.labels, top_n) for panel, trace in traces.items()}
+    stages = {panel: tables.stage_probabilities(trace, top[panel]) for panel, trace in traces.items()}
+    curves = {panel: tables.cumulative_curve(trace, handle.labels, top_n) for panel, trace in traces.items()}
+    x_max = max(float(table[["raw_prob", "final_prob"]].max().max()) for table in top.values())
+    color_max = max(float(table["prob"].max()) for table in stages.values())
+    rank_max = max(len(curve) for curve, _, _ in curves.values())
+
+    for panel, column in columns.items():
+        with column:
+            if configs[panel].greedy:
+                st.caption(t(lang, "greedy_note"))
+            metric_row(metrics.summary(traces[panel].probs), lang)
+            st.markdown(f"**{t(lang, 'chart_top')}**", help=t(lang, "chart_top_help"))
+            st.altair_chart(charts.top_tokens_chart(top[panel], x_max), width="stretch")
+            st.markdown(f"**{t(lang, 'chart_stages')}**", help=t(lang, "chart_stages_help"))
+            st.altair_chart(charts.stages_chart(stages[panel], color_max), width="stretch")
+            st.markdown(f"**{t(lang, 'chart_cumulative')}**", help=t(lang, "chart_cumulative_help"))
+            curve, threshold, cutoff = curves[panel]
+            st.altair_chart(charts.cumulative_chart(curve, threshold, cutoff, rank_max), width="stretch")
+
+    st.subheader(t(lang, "divergence"), help=t(lang, "divergence_help"))
+    probs_a, probs_b = traces["a"].probs, traces["b"].probs
+    divergence = st.columns(3)
+    divergence[0].metric(t(lang, "kl_ab"), f"{metrics.kl_divergence(probs_a, probs_b, bits=True).item():.4f}")
+    divergence[1].metric(t(lang, "kl_ba"), f"{metrics.kl_divergence(probs_b, probs_a, bits=True).item():.4f}")
+    divergence[2].metric(t(lang, "js"), f"{metrics.js_divergence(probs_a, probs_b, bits=True).item():.4f}")
+
+    for panel, column in columns.items():
+        with column:
+            samples_section(panel, name, prompt, configs[panel], lang)
+
+    st.download_button(
+        t(lang, "download"),
+        data=lambda: csv_download(traces, handle.labels),
+        file_name="sampling-comparison.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )
+    sync_url()
+
+
+main()

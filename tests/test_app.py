@@ -1,0 +1,146 @@
+"""The page, through Streamlit's AppTest, on the bundled default model."""
+
+import html
+import re
+
+import pytest
+
+from apptest_helpers import chart_spec, charts, new_app, panel_charts, panel_metric
+
+ENTROPY, KEPT = "Entropy (bits)", "Tokens kept"
+
+
+@pytest.fixture
+def page():
+    at = new_app()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_default_page_renders_every_chart_and_metric(page):
+    data = panel_charts(page)
+    for panel in "ab":
+        assert len(data[panel]["top"]) == 20
+        assert set(data[panel]["top"].columns) >= {"label", "token_id", "raw_prob", "final_prob", "kept"}
+        assert data[panel]["stages"]["stage"].iloc[0] == "raw (T=1)"
+        assert data[panel]["cumulative"]["cumulative"].is_monotonic_increasing
+    labels = [label for label, _ in [(m.label, m.value) for m in page.metric]]
+    for label in (ENTROPY, "Effective tokens", KEPT, "Top-1 probability", "KL(A‖B) bits", "Jensen–Shannon bits",
+                  "distinct-1", "self-BLEU"):
+        assert label in labels
+    tooltips = chart_spec(charts(page)[0])["layer"][0]["encoding"]["tooltip"]
+    assert {"label", "token_id", "final_prob"} <= {tooltip["field"] for tooltip in tooltips}
+    assert page.text_area(key="prompt").value == "hello, this is my favorite"
+
+
+def test_the_original_explanation_temperature_pair(page):
+    page.button(key="pair_temperature 0.9 vs 0.1").click().run()
+    assert page.slider(key="a_temperature").value == 0.9 and page.slider(key="b_temperature").value == 0.1
+    assert panel_metric(page, "b", ENTROPY) < panel_metric(page, "a", ENTROPY)
+    data = panel_charts(page)
+    # Lower temperature concentrates the mass on the top token.
+    assert data["b"]["top"]["final_prob"].iloc[0] > data["a"]["top"]["final_prob"].iloc[0]
+    stage_names = set(data["b"]["stages"]["stage"])
+    assert "temperature 0.1" in stage_names
+
+
+def test_the_original_explanation_top_p_pair(page):
+    page.button(key="pair_top_p 0.9 vs 0.1").click().run()
+    kept_a, kept_b = panel_metric(page, "a", KEPT), panel_metric(page, "b", KEPT)
+    assert kept_b < kept_a
+    data = panel_charts(page)
+    curve = data["b"]["cumulative"]
+    # top_p keeps the tokens up to the one whose cumulative probability reaches 0.1.
+    assert curve["kept"].sum() == kept_b
+    assert (curve[curve["kept"]]["cumulative"].iloc[:-1] < 0.1).all()
+    assert curve[curve["kept"]]["cumulative"].iloc[-1] >= 0.1
+
+
+def test_greedy_keeps_exactly_one_token(page):
+    page.selectbox(key="a_preset").set_value("greedy").run()
+    assert page.slider(key="a_temperature").value == 0.0
+    assert panel_metric(page, "a", KEPT) == 1
+    assert panel_metric(page, "a", "Top-1 probability") == 1.0
+    assert panel_metric(page, "a", ENTROPY) == 0.0
+
+
+def test_slider_changes_chart_data_and_metrics(page):
+    before = panel_charts(page)["a"]["top"]["final_prob"].tolist()
+    entropy_before = panel_metric(page, "a", ENTROPY)
+    page.slider(key="a_temperature").set_value(0.5).run()
+    after = panel_charts(page)["a"]["top"]["final_prob"].tolist()
+    assert after != before and after[0] > before[0]
+    assert panel_metric(page, "a", ENTROPY) < entropy_before
+    page.slider(key="a_top_k").set_value(5).run()
+    assert panel_metric(page, "a", KEPT) == 5
+    assert panel_charts(page)["a"]["top"]["kept"].sum() == 5
+
+
+def test_engine_order_changes_the_stages(page):
+    for key, value in (("b_temperature", 1.5), ("b_min_p", 0.3), ("b_top_p", 0.9)):
+        page.slider(key=key).set_value(value).run()
+    transformers_stages = panel_charts(page)["b"]["stages"].drop_duplicates("stage_index")["stage"].tolist()
+    kept_transformers = panel_metric(page, "b", KEPT)
+    page.selectbox(key="b_order").set_value("llama.cpp").run()
+    llama_stages = panel_charts(page)["b"]["stages"].drop_duplicates("stage_index")["stage"].tolist()
+    assert transformers_stages == ["raw (T=1)", "temperature 1.5", "top_p 0.9", "min_p 0.3"]
+    assert llama_stages == ["raw (T=1)", "top_p 0.9", "min_p 0.3", "temperature 1.5"]
+    # Filtering before flattening keeps fewer tokens.
+    assert panel_metric(page, "b", KEPT) < kept_transformers
+
+
+def test_prompt_change_changes_the_distribution(page):
+    before = panel_charts(page)["a"]["top"]["label"].tolist()
+    page.text_area(key="prompt").input("Once upon a time there was a").run()
+    assert not page.exception
+    assert panel_charts(page)["a"]["top"]["label"].tolist() != before
+
+
+def test_url_parameters_restore_a_comparison():
+    at = new_app()
+    at.query_params.update({"a_temperature": "0.3", "b_top_p": "0.5", "b_order": "vllm", "top_n": "12"})
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.slider(key="a_temperature").value == 0.3
+    assert at.slider(key="b_top_p").value == 0.5
+    assert at.selectbox(key="b_order").value == "vllm"
+    assert len(panel_charts(at)["a"]["top"]) == 12
+    at.slider(key="a_top_k").set_value(7).run()
+    assert at.query_params["a_top_k"] == "7"
+    assert at.query_params["b_order"] == "vllm"
+    assert at.query_params["a_temperature"] == "0.3"
+
+
+def test_invalid_url_value_falls_back_with_a_notice():
+    at = new_app()
+    at.query_params.update({"a_temperature": "warm", "b_order": "sglang"})
+    at.run()
+    assert not at.exception
+    notices = " ".join(warning.value for warning in at.warning)
+    assert "a_temperature" in notices and "not a number" in notices
+    assert "b_order" in notices
+    assert at.slider(key="a_temperature").value == 1.0
+    assert at.selectbox(key="b_order").value == "transformers"
+
+
+def test_copy_a_to_b(page):
+    page.slider(key="a_top_k").set_value(13).run()
+    page.button(key="copy_a_to_b").click().run()
+    assert page.slider(key="b_top_k").value == 13
+    assert panel_metric(page, "b", KEPT) == panel_metric(page, "a", KEPT) == 13
+
+
+def test_injected_markup_in_the_prompt_is_shown_as_text(page):
+    prompt = "<img src=x onerror=alert(1)> ![x](http://example.com/x.png) <script>alert(2)</script>"
+    page.text_area(key="prompt").input(prompt).run()
+    assert not page.exception
+    for element in page.get("html"):
+        assert "<img" not in element.proto.body and "<script" not in element.proto.body
+    shown_text = [html.unescape(re.sub(r"<[^>]+>", "", element.proto.body)).replace("␣", " ")
+                  for element in page.get("html")]
+    assert any("<img src=x onerror=alert(1)>" in text for text in shown_text), shown_text
+    for element in list(page.markdown) + list(page.caption):
+        assert "![x]" not in element.value and "<img" not in element.value
+    page.button(key="a_sample").click().run()
+    assert not page.exception

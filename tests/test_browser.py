@@ -1,0 +1,98 @@
+"""End to end: the real `streamlit run` server driven by Debian's chromium through Playwright.
+
+Playwright never downloads a browser here: it launches /usr/bin/chromium. Without chromium the
+test skips, unless REQUIRE_BROWSER_TEST=1 (set by .ci/run, which installs chromium).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("REQUIRE_BROWSER_TEST") == "1":
+        raise RuntimeError(f"REQUIRE_BROWSER_TEST=1 but chromium is not installed at {CHROMIUM}")
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
+               f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
+               "--browser.gatherUsageStats=false"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail(f"streamlit did not answer: {process.stdout.read().decode(errors='replace')[-2000:]}")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def wait_for_rerun(page) -> None:
+    expect = playwright_sync.expect
+    expect(page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']")).to_be_visible(timeout=60_000)
+    expect(page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")).to_be_visible(timeout=60_000)
+
+
+def test_moving_a_slider_changes_a_chart_and_a_metric(server):
+    expect = playwright_sync.expect
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 2200})
+        page.goto(server)
+        wait_for_rerun(page)
+        charts = page.locator("[data-testid='stVegaLiteChart']")
+        expect(charts).to_have_count(6, timeout=60_000)
+        expect(charts.first.locator("canvas, svg").first).to_be_visible(timeout=30_000)
+
+        entropy_a = page.locator("[data-testid='stMetric']").filter(has_text="Entropy (bits)").first
+        before = entropy_a.locator("[data-testid='stMetricValue']").inner_text()
+        first_chart_before = charts.first.screenshot()
+
+        slider = page.locator(".st-key-a_temperature").get_by_role("slider")
+        slider.focus()
+        for _ in range(10):  # 1.0 → 0.5 in steps of 0.05
+            slider.press("ArrowLeft")
+        page.wait_for_url("**a_temperature=0.5**", timeout=30_000)
+        wait_for_rerun(page)
+        expect(entropy_a.locator("[data-testid='stMetricValue']")).not_to_have_text(before, timeout=30_000)
+        after = entropy_a.locator("[data-testid='stMetricValue']").inner_text()
+        assert float(after) < float(before)
+        assert charts.first.screenshot() != first_chart_before
+
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=False)
+        browser.close()
