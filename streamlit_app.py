@@ -264,7 +264,7 @@ def main() -> None:
         with column:
             if configs[panel].greedy:
                 st.caption(t(lang, "greedy_note"))
-            metric_row(metrics.summary(traces[panel].probs), lang)
+            metric_row(metrics.summary(traces[panel]), lang)
             st.markdown(f"**{t(lang, 'chart_top')}**", help=t(lang, "chart_top_help"))
             st.altair_chart(charts.top_tokens_chart(top[panel], x_max), width="stretch")
             st.markdown(f"**{t(lang, 'chart_stages')}**", help=t(lang, "chart_stages_help"))

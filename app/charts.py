@@ -144,3 +144,21 @@ def change_spread(changes: pd.DataFrame) -> alt.Chart:
         )
         .properties(width=70, height=260)
     )
+
+
+def diversity_against_value(diversity: pd.DataFrame, measure: str, title: str) -> alt.Chart:
+    """A diversity measure of generated text against the value of temperature and of top_p
+    (columns parameter, value and ``measure``, averaged over prompts)."""
+    return (
+        alt.Chart(diversity)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("value:Q", title="value of the parameter (the other one off)", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y(f"{measure}:Q", title=title),
+            color=alt.Color("parameter:N", title=None, scale=alt.Scale(domain=["temperature", "top_p"],
+                                                                         range=[THRESHOLD_COLOR, KEPT_COLOR])),
+            tooltip=[alt.Tooltip("parameter:N"), alt.Tooltip("value:Q", format=".2f"),
+                     alt.Tooltip(f"{measure}:Q", format=".3f")],
+        )
+        .properties(height=220, width=300)
+    )

@@ -27,6 +27,7 @@ def effective_tokens(probs: torch.Tensor) -> torch.Tensor:
 
 
 def tokens_kept(probs: torch.Tensor) -> torch.Tensor:
+    """Tokens with non-zero probability (see `summary` for tokens no stage removed)."""
     return (probs > 0).sum(dim=-1)
 
 
@@ -46,13 +47,17 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor, *, bits: bool = False) -> to
     return (kl_divergence(p, middle, bits=bits) + kl_divergence(q, middle, bits=bits)) / 2
 
 
-def summary(probs: torch.Tensor) -> dict[str, float]:
-    """The headline figures of one distribution ``[vocab]``, as plain floats."""
+def summary(trace: Trace) -> dict[str, float]:
+    """The headline figures of one processed distribution ``[vocab]``, as plain floats.
+
+    Tokens kept counts what no stage removed, even where a tiny temperature underflows a kept
+    token's probability to 0.
+    """
     return {
-        "entropy_bits": entropy(probs, bits=True).item(),
-        "effective_tokens": effective_tokens(probs).item(),
-        "tokens_kept": int(tokens_kept(probs).item()),
-        "top1_probability": top1_probability(probs).item(),
+        "entropy_bits": entropy(trace.probs, bits=True).item(),
+        "effective_tokens": effective_tokens(trace.probs).item(),
+        "tokens_kept": int(trace.kept.sum().item()),
+        "top1_probability": top1_probability(trace.probs).item(),
     }
 
 

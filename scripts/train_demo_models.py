@@ -51,7 +51,7 @@ SPECS = {
     spec.name: spec
     for spec in (
         ModelSpec("fortune-small", n_layer=2, n_head=2, n_embd=128, steps=900, learning_rate=2e-3),
-        ModelSpec("fortune-base", n_layer=4, n_head=4, n_embd=256, steps=520, learning_rate=1e-3),
+        ModelSpec("fortune-base", n_layer=4, n_head=4, n_embd=256, steps=1000, learning_rate=1.5e-3),
     )
 }
 

@@ -77,7 +77,7 @@ def test_kl_and_js_closed_forms():
 def test_summary_and_mass_removed():
     logits = torch.log(torch.tensor([0.5, 0.25, 0.125, 0.125]))
     trace = apply(logits, SamplingConfig(top_p=0.75))
-    assert summary(trace.probs) == pytest.approx(
+    assert summary(trace) == pytest.approx(
         {"entropy_bits": -(2 / 3) * math.log2(2 / 3) - (1 / 3) * math.log2(1 / 3),
          "effective_tokens": math.exp(-(2 / 3) * math.log(2 / 3) - (1 / 3) * math.log(1 / 3)),
          "tokens_kept": 2, "top1_probability": 2 / 3}
