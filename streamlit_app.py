@@ -8,6 +8,7 @@ moving a slider never runs the model.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -17,30 +18,57 @@ import sampling
 from app import charts, state, tables
 from app.html import continuation_html, prompt_html
 from app.settings import read_settings
+from app.slots import ModelSlots
 from app.text import t
 from sampling import metrics, study
 from sampling.models import Generation, ModelHandle, ModelLoadError, NextToken
 
 st.set_page_config(page_title="Sampling explained", page_icon="🎲", layout="wide")
-SETTINGS = read_settings()
+
+
+def secrets() -> dict:
+    """`st.secrets` as a dict; empty when the deployment has no secrets file."""
+    try:
+        return dict(st.secrets)
+    except Exception:  # noqa: BLE001 - a missing or unreadable secrets file means no secrets
+        return {}
+
+
+SETTINGS = read_settings(os.environ, secrets())
 STUDY_RESULTS = Path(__file__).resolve().parent / "docs" / "study" / "sweep.parquet"
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the model…")
 def cached_model(name: str) -> ModelHandle:
-    return sampling.load_model(name)
+    return sampling.load_model(name, allowed=SETTINGS.models, limits=SETTINGS.limits)
+
+
+@st.cache_resource
+def model_slots() -> ModelSlots:
+    """One bound on concurrent model calls for the whole process, shared by every session."""
+    return ModelSlots(SETTINGS.max_concurrent)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def cached_next_token(name: str, prompt: str) -> NextToken:
-    return cached_model(name).next_token_logits(prompt)
+    with model_slots().hold():
+        return cached_model(name).next_token_logits(prompt)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def cached_generation(
     name: str, prompt: str, config: sampling.SamplingConfig, samples: int, length: int, seed: int
 ) -> Generation:
-    return cached_model(name).generate(prompt, config, n=samples, max_new_tokens=length, seed=seed)
+    with model_slots().hold():
+        return cached_model(name).generate(prompt, config, n=samples, max_new_tokens=length, seed=seed)
+
+
+def queue_notice(lang: str):
+    """Tell the user they wait for others when every model slot is busy; clear it afterwards."""
+    placeholder = st.empty()
+    if model_slots().full:
+        placeholder.info(t(lang, "queued"), icon="⏳")
+    return placeholder
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -60,17 +88,17 @@ def init_state() -> None:
     draw (the Compare controls while the Study view is shown), and a re-assigned key is kept.
     """
     if "initialized" not in st.session_state:
-        values, notices = state.read_url(st.query_params.to_dict(), SETTINGS.models)
+        values, notices = state.read_url(st.query_params.to_dict(), SETTINGS)
         st.session_state.update(values)
         st.session_state["url_notices"] = notices
         st.session_state["initialized"] = True
         return
-    for key, default in state.defaults(SETTINGS.models).items():
+    for key, default in state.defaults(SETTINGS).items():
         st.session_state[key] = st.session_state.get(key, default)
 
 
 def sync_url() -> None:
-    st.query_params.from_dict(state.to_url(st.session_state, SETTINGS.models))
+    st.query_params.from_dict(state.to_url(st.session_state, SETTINGS))
 
 
 def control_slider(panel: str, control: state.Control, lang: str, disabled: bool = False) -> None:
@@ -90,8 +118,8 @@ def sidebar(lang: str) -> None:
     with st.sidebar:
         st.radio(t(lang, "view"), ("compare", "study"), key="view", horizontal=True,
                  format_func=lambda view: t(lang, f"view_{view}"))
-        st.selectbox(t(lang, "model"), SETTINGS.models, key="model")
-        st.text_area(t(lang, "prompt"), key="prompt", height=100)
+        st.selectbox(t(lang, "model"), SETTINGS.models, key="model", on_change=switch_model)
+        st.text_area(t(lang, "prompt"), key="prompt", height=100, max_chars=SETTINGS.limits.max_prompt_chars)
         st.radio(t(lang, "language"), state.LANGUAGES, key="lang", horizontal=True,
                  format_func={"en": "English", "zh": "中文"}.get)
         st.slider(t(lang, "top_n"), 5, 50, key="top_n")
@@ -101,6 +129,31 @@ def sidebar(lang: str) -> None:
                       width="stretch")
         st.button(t(lang, "copy"), key="copy_a_to_b", on_click=state.copy_panel,
                   args=(st.session_state, "a", "b"), width="stretch")
+
+
+def switch_model() -> None:
+    """Load the chosen model now; if it fails, keep the one in use and say why."""
+    try:
+        cached_model(st.session_state["model"])
+    except ModelLoadError as error:
+        st.session_state["model_error"] = str(error)
+        st.session_state["model"] = st.session_state.get("model_in_use", SETTINGS.models[0])
+
+
+def usable_model(lang: str) -> ModelHandle | None:
+    """The chosen model, or the one in use before it if it fails to load (with the reason shown)."""
+    if "model_error" in st.session_state:
+        st.error(t(lang, "model_failed", reason=st.session_state.pop("model_error")))
+    candidates = dict.fromkeys([st.session_state["model"], st.session_state.get("model_in_use"), *SETTINGS.models])
+    for name in filter(None, candidates):
+        try:
+            handle = cached_model(name)
+        except ModelLoadError as error:
+            st.error(t(lang, "model_failed", reason=str(error)))
+            continue
+        st.session_state["model_in_use"] = st.session_state["model"] = name
+        return handle
+    return None
 
 
 def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
@@ -147,12 +200,13 @@ def samples_section(panel: str, name: str, prompt: str, config: sampling.Samplin
     or model), never because a sampling slider moved: that would run the model on every move.
     """
     st.markdown(f"**{t(lang, 'samples_title')}**", help=t(lang, "samples_help"))
-    keys = {control.name: state.panel_key(panel, control.name) for control in state.GENERATION_CONTROLS}
+    controls = {control.name: control for control in state.generation_controls(SETTINGS)}
+    keys = {name_: state.panel_key(panel, name_) for name_ in controls}
     draw_key, drawn_key = state.panel_key(panel, "draw"), state.panel_key(panel, "drawn")
     columns = st.columns([2, 3, 2], vertical_alignment="bottom")
-    columns[0].number_input(t(lang, "samples"), 1, 16, key=keys["samples"])
-    columns[1].slider(t(lang, "length"), 1, 200, key=keys["length"])
-    columns[2].number_input(t(lang, "seed"), 0, 2**31 - 1, key=keys["seed"])
+    columns[0].number_input(t(lang, "samples"), 1, controls["samples"].high, key=keys["samples"])
+    columns[1].slider(t(lang, "length"), 1, controls["length"].high, key=keys["length"])
+    columns[2].number_input(t(lang, "seed"), 0, controls["seed"].high, key=keys["seed"])
     columns = st.columns(2)
     columns[0].button(t(lang, "sample"), key=state.panel_key(panel, "sample"),
                       on_click=lambda: st.session_state.update({draw_key: True}))
@@ -163,8 +217,15 @@ def samples_section(panel: str, name: str, prompt: str, config: sampling.Samplin
     drawn = st.session_state.get(drawn_key)
     if st.session_state.pop(draw_key, False) or drawn is None or drawn[:2] != request[:2] or drawn[3:] != request[3:]:
         drawn = st.session_state[drawn_key] = request
-    with st.spinner(t(lang, "sampling")):
-        generation = cached_generation(*drawn)
+    notice = queue_notice(lang)
+    try:
+        with st.spinner(t(lang, "sampling")):
+            generation = cached_generation(*drawn)
+    except Exception as error:  # noqa: BLE001 - the page stays usable whatever the model did
+        st.error(t(lang, "sampling_failed", reason=f"{type(error).__name__}: {error}"))
+        return
+    finally:
+        notice.empty()
     if drawn[2] != config:
         st.caption(t(lang, "stale_samples"))
     for continuation in generation.continuations:
@@ -222,8 +283,8 @@ def study_view(lang: str) -> None:
 def main() -> None:
     init_state()
     lang = st.session_state["lang"]
-    sidebar(lang)
     if st.session_state["view"] == "study":
+        sidebar(lang)
         study_view(lang)
         sync_url()
         return
@@ -231,14 +292,21 @@ def main() -> None:
     st.caption(t(lang, "intro"))
     for notice in st.session_state.pop("url_notices", []):
         st.warning(notice, icon="🔗")
-
-    name, prompt = st.session_state["model"], st.session_state["prompt"]
+    handle = usable_model(lang)  # before the sidebar, which shows the model actually in use
+    sidebar(lang)
+    if handle is None:
+        st.stop()
+    name, prompt = handle.name, st.session_state["prompt"]
+    if prompt and not prompt.strip():
+        st.info(t(lang, "whitespace_prompt"))
+    notice = queue_notice(lang)
     try:
-        handle = cached_model(name)
-    except ModelLoadError as error:
+        next_token = cached_next_token(name, prompt)
+    except ValueError as error:
         st.error(str(error))
         st.stop()
-    next_token = cached_next_token(name, prompt)
+    finally:
+        notice.empty()
     with st.expander(t(lang, "prompt_tokens")):
         st.html(prompt_html(next_token.prompt.labels, next_token.prompt.ids))
     if next_token.prompt.truncated:
@@ -251,7 +319,11 @@ def main() -> None:
     for panel, column in columns.items():
         with column:
             configs[panel] = panel_controls(panel, lang)
-    traces = {panel: sampling.apply(next_token.logits, config) for panel, config in configs.items()}
+    try:
+        traces = {panel: sampling.apply(next_token.logits, config) for panel, config in configs.items()}
+    except ValueError as error:
+        st.error(t(lang, "bad_logits", reason=str(error)))
+        st.stop()
     top_n = st.session_state["top_n"]
     top = {panel: tables.top_tokens(trace, handle.labels, top_n) for panel, trace in traces.items()}
     stages = {panel: tables.stage_probabilities(trace, top[panel]) for panel, trace in traces.items()}

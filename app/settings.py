@@ -1,4 +1,13 @@
-"""Deployment settings, read from the environment (documented in the README's "Hosting")."""
+"""Deployment settings, from environment variables or `st.secrets` (the README's "Hosting").
+
+| variable | default | meaning |
+|---|---|---|
+| SAMPLING_ALLOWED_MODELS | the default model and the bundled ones | comma-separated allow-list; the first is the default |
+| SAMPLING_MAX_PROMPT_CHARS | 4000 | longest prompt accepted |
+| SAMPLING_MAX_NEW_TOKENS | 200 | longest continuation |
+| SAMPLING_MAX_SAMPLES | 16 | continuations per panel |
+| SAMPLING_MAX_CONCURRENT | 2 | model calls running at once in the process; others queue |
+"""
 
 from __future__ import annotations
 
@@ -6,22 +15,45 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sampling.models import BUNDLED_MODELS, default_model_name
+from sampling.models import BUNDLED_MODELS, Limits, default_model_name
 
-ALLOWED_MODELS_ENV = "SAMPLING_ALLOWED_MODELS"
+PREFIX = "SAMPLING_"
+DEFAULTS = {"MAX_PROMPT_CHARS": 4000, "MAX_NEW_TOKENS": 200, "MAX_SAMPLES": 16, "MAX_CONCURRENT": 2}
 
 
 @dataclass(frozen=True)
 class Settings:
     models: tuple[str, ...]
     """The allow-list users pick from; the first is the default. No other model is ever loaded."""
+    limits: Limits
+    max_concurrent: int
 
 
 def _dedupe(names: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name in names if name))
 
 
-def read_settings(environ: Mapping[str, str] = os.environ) -> Settings:
-    configured = [name.strip() for name in environ.get(ALLOWED_MODELS_ENV, "").split(",")]
+def _integer(source: Mapping[str, object], name: str) -> int:
+    raw = source.get(PREFIX + name, DEFAULTS[name])
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{PREFIX}{name} must be a positive integer, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{PREFIX}{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def read_settings(*sources: Mapping[str, object]) -> Settings:
+    """Settings from the first source that names each value (environment first by default)."""
+    merged: dict[str, object] = {}
+    for source in reversed(sources or (os.environ,)):
+        merged.update({key: value for key, value in source.items() if str(key).startswith(PREFIX)})
+    configured = [name.strip() for name in str(merged.get(PREFIX + "ALLOWED_MODELS", "")).split(",")]
     models = _dedupe(configured) or _dedupe([default_model_name(), *BUNDLED_MODELS])
-    return Settings(models=models)
+    limits = Limits(
+        max_prompt_chars=_integer(merged, "MAX_PROMPT_CHARS"),
+        max_new_tokens=_integer(merged, "MAX_NEW_TOKENS"),
+        max_samples=_integer(merged, "MAX_SAMPLES"),
+    )
+    return Settings(models=models, limits=limits, max_concurrent=_integer(merged, "MAX_CONCURRENT"))

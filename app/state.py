@@ -12,6 +12,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.settings import Settings
 from sampling.config import OFF, ORDERS, SUPPORTED, SamplingConfig
 
 PANELS = ("a", "b")
@@ -30,27 +31,35 @@ class Control:
     step: float | None = None
     choices: tuple[str, ...] | None = None
     integer: bool = False
+    max_length: int | None = None
 
     def parse(self, raw: str) -> tuple[Any, str | None]:
         """A URL string to a valid value, and a notice when it had to be changed."""
         if self.choices is not None:
             if raw in self.choices:
                 return raw, None
-            return self.default, f"unknown value {raw!r}; allowed: {', '.join(self.choices)}"
-        if self.low is None:
+            return self.default, f"{shorten(raw)} is not allowed; choose one of {', '.join(self.choices)}"
+        if self.max_length is not None:
+            if len(raw) > self.max_length:
+                return raw[-self.max_length:], f"{len(raw):,} characters; only the last {self.max_length:,} are kept"
             return raw, None
         try:
             number = float(raw)
         except ValueError:
-            return self.default, f"{raw!r} is not a number"
+            return self.default, f"{shorten(raw)} is not a number"
         if math.isnan(number):
-            return self.default, f"{raw!r} is not a number"
+            return self.default, f"{shorten(raw)} is not a number"
         clamped = min(max(number, self.low), self.high)
         if self.integer:
             clamped = int(round(clamped))
         if clamped != number:
             return clamped, f"{raw!r} is outside [{self.low:g}, {self.high:g}]; clamped to {clamped:g}"
         return clamped, None
+
+
+def shorten(text: str, width: int = 40) -> str:
+    """A value for a message: quoted, cut to ``width`` characters."""
+    return repr(text if len(text) <= width else text[:width] + "…")
 
 
 # Sampling controls, per panel. Their defaults switch everything off (temperature 1).
@@ -64,57 +73,62 @@ SAMPLING_CONTROLS = (
     Control("epsilon_cutoff", 0.0, 0.0, 0.05, 0.0005),
     Control("eta_cutoff", 0.0, 0.0, 0.05, 0.0005),
 )
-GENERATION_CONTROLS = (
-    Control("samples", 4, 1, 16, 1, integer=True),
-    Control("length", 30, 1, 200, 1, integer=True),
-    Control("seed", 0, 0, 2**31 - 1, 1, integer=True),
-)
-PAGE_CONTROLS = (
+PAGE_CHOICES = (
     Control("view", "compare", choices=("compare", "study")),
-    Control("prompt", DEFAULT_PROMPT),
     Control("lang", "en", choices=LANGUAGES),
     Control("top_n", 20, 5, 50, 1, integer=True),
 )
+
+
+def generation_controls(settings: Settings) -> tuple[Control, ...]:
+    """Samples, length and seed of one panel, bounded by the deployment's limits."""
+    limits = settings.limits
+    return (
+        Control("samples", min(4, limits.max_samples), 1, limits.max_samples, 1, integer=True),
+        Control("length", min(30, limits.max_new_tokens), 1, limits.max_new_tokens, 1, integer=True),
+        Control("seed", 0, 0, 2**31 - 1, 1, integer=True),
+    )
 
 
 def panel_key(panel: str, name: str) -> str:
     return f"{panel}_{name}"
 
 
-def all_controls(models: Sequence[str]) -> dict[str, Control]:
-    """Every state key, with the model choice limited to ``models`` (the allow-list)."""
-    controls = {control.name: control for control in PAGE_CONTROLS}
-    controls["model"] = Control("model", models[0], choices=tuple(models))
+def all_controls(settings: Settings) -> dict[str, Control]:
+    """Every state key; the model choice is the allow-list, the prompt as long as the limit."""
+    controls = {control.name: control for control in PAGE_CHOICES}
+    controls["prompt"] = Control("prompt", DEFAULT_PROMPT, max_length=settings.limits.max_prompt_chars)
+    controls["model"] = Control("model", settings.models[0], choices=settings.models)
     for panel in PANELS:
-        for control in SAMPLING_CONTROLS + GENERATION_CONTROLS:
+        for control in SAMPLING_CONTROLS + generation_controls(settings):
             controls[panel_key(panel, control.name)] = control
     return controls
 
 
-def defaults(models: Sequence[str]) -> dict[str, Any]:
-    return {key: control.default for key, control in all_controls(models).items()}
+def defaults(settings: Settings) -> dict[str, Any]:
+    return {key: control.default for key, control in all_controls(settings).items()}
 
 
-def read_url(params: Mapping[str, str], models: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+def read_url(params: Mapping[str, str], settings: Settings) -> tuple[dict[str, Any], list[str]]:
     """Initial state from URL query parameters, and a notice for every value that was not usable."""
-    controls = all_controls(models)
-    state, notices = defaults(models), []
+    controls = all_controls(settings)
+    state, notices = defaults(settings), []
     for key, raw in params.items():
         if key not in controls:
-            notices.append(f"Ignored unknown URL parameter {key!r}.")
+            notices.append(f"Ignored unknown URL parameter {shorten(key)}.")
             continue
         value, problem = controls[key].parse(str(raw))
         state[key] = value
         if problem:
-            notices.append(f"URL parameter {key}: {problem}; using {value!r}.")
+            notices.append(f"URL parameter {key}: {problem}; using {shorten(str(value))}.")
     return state, notices
 
 
-def to_url(state: Mapping[str, Any], models: Sequence[str]) -> dict[str, str]:
+def to_url(state: Mapping[str, Any], settings: Settings) -> dict[str, str]:
     """The query parameters that restore ``state``: only the values that differ from the default."""
     return {
         key: f"{state[key]:g}" if isinstance(state[key], float) else str(state[key])
-        for key, control in all_controls(models).items()
+        for key, control in all_controls(settings).items()
         if key in state and state[key] != control.default
     }
 
@@ -172,5 +186,7 @@ def apply_pair_preset(state: MutableMapping[str, Any], name: str) -> None:
 
 
 def copy_panel(state: MutableMapping[str, Any], source: str, target: str) -> None:
-    for control in SAMPLING_CONTROLS + GENERATION_CONTROLS:
-        state[panel_key(target, control.name)] = state[panel_key(source, control.name)]
+    """Copy one panel's sampling settings and its sample controls to the other."""
+    names = [control.name for control in SAMPLING_CONTROLS] + ["samples", "length", "seed"]
+    for name in names:
+        state[panel_key(target, name)] = state[panel_key(source, name)]

@@ -154,6 +154,23 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The prompt is empty: the model starts from its start-of-text token, as in unconditional generation.",
         "zh": "提示词为空：模型从文本起始词元开始，相当于无条件生成。",
     },
+    "queued": {
+        "en": "Other people are using the model right now; you are in the queue.",
+        "zh": "其他人正在使用模型，你正在排队。",
+    },
+    "model_failed": {"en": "The model could not be used: {reason}", "zh": "无法使用该模型：{reason}"},
+    "sampling_failed": {
+        "en": "Sampling failed ({reason}). Try other settings, a shorter length or another prompt.",
+        "zh": "采样失败（{reason}）。请换个设置、更短的长度或其他提示词。",
+    },
+    "bad_logits": {
+        "en": "The model's output for this prompt cannot be used: {reason}",
+        "zh": "模型对这个提示词的输出无法使用：{reason}",
+    },
+    "whitespace_prompt": {
+        "en": "The prompt is only whitespace: the model continues from those whitespace tokens.",
+        "zh": "提示词只有空白字符：模型从这些空白词元继续。",
+    },
     "greedy_note": {
         "en": "Temperature 0 is greedy decoding: the most likely token every time; top_p and the other filters "
         "have no effect.",

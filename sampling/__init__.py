@@ -7,11 +7,12 @@
 """
 
 from sampling.config import ORDERS, SamplingConfig
-from sampling.models import BUNDLED_MODELS, ModelHandle, ModelLoadError, default_model_name, load_model
+from sampling.models import BUNDLED_MODELS, Limits, ModelHandle, ModelLoadError, default_model_name, load_model
 from sampling.pipeline import Stage, Trace, apply, chain, sample
 
 __all__ = [
     "BUNDLED_MODELS",
+    "Limits",
     "ORDERS",
     "ModelHandle",
     "ModelLoadError",

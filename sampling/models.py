@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,15 +33,39 @@ class ModelLoadError(RuntimeError):
     """A model could not be loaded; the message is one line, fit to show a user."""
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on the work one request may ask of a model. A shared server sets them low; the
+    library checks them on every call, so no caller can go around them."""
+
+    max_prompt_chars: int = 100_000
+    max_new_tokens: int = 1_000
+    max_samples: int = 256
+
+    def __post_init__(self) -> None:
+        for name in ("max_prompt_chars", "max_new_tokens", "max_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _positive_int(name: str, value: object, limit: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise ValueError(f"{name} must be an integer from 1 to {limit}, got {value!r}")
+
+
 def bundled_model_path(name: str) -> Path:
     return BUNDLED_DIR / name
 
 
 def _in_local_hub_cache(model_id: str) -> bool:
-    return all(
-        isinstance(try_to_load_from_cache(model_id, filename), str)
-        for filename in ("config.json", "model.safetensors")
-    )
+    try:
+        return all(
+            isinstance(try_to_load_from_cache(model_id, filename), str)
+            for filename in ("config.json", "model.safetensors")
+        )
+    except ValueError:  # not a valid hub id (HFValidationError is a ValueError)
+        return False
 
 
 def default_model_name() -> str:
@@ -73,8 +98,13 @@ def _locate(name: str) -> tuple[str, bool]:
     """Where to load ``name`` from, and whether that is local (no network needed)."""
     if name in BUNDLED_MODELS:
         return str(bundled_model_path(name)), True
-    if Path(name).expanduser().is_dir():
-        return str(Path(name).expanduser()), True
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path), True
+    if path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1:
+        raise ModelLoadError(
+            f"Model directory {name!r} does not exist; bundled models that work offline: {', '.join(BUNDLED_MODELS)}"
+        )
     if _in_local_hub_cache(name):
         return name, True
     if not _hub_reachable():
@@ -163,6 +193,7 @@ class ModelHandle:
     tokenizer: PreTrainedTokenizerBase
     device: torch.device
     dtype: torch.dtype
+    limits: Limits = Limits()
 
     @property
     def context_length(self) -> int:
@@ -183,6 +214,12 @@ class ModelHandle:
     def encode(self, prompt: str, room: int = 0) -> Prompt:
         """Token ids of ``prompt``, keeping its last tokens when it leaves fewer than ``room``
         positions free in the context; an empty prompt becomes the BOS token."""
+        if not isinstance(prompt, str):
+            raise ValueError(f"the prompt must be text, got {type(prompt).__name__}")
+        if len(prompt) > self.limits.max_prompt_chars:
+            raise ValueError(
+                f"the prompt has {len(prompt):,} characters; the limit is {self.limits.max_prompt_chars:,}"
+            )
         ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         conditioned_on_bos = not ids
         if conditioned_on_bos:
@@ -223,10 +260,8 @@ class ModelHandle:
         generator seeded by ``seed``, so the result is deterministic and matches the charts.
         Each sequence stops at EOS; the batch stops when all have.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+        _positive_int("n", n, self.limits.max_samples)
+        _positive_int("max_new_tokens", max_new_tokens, self.limits.max_new_tokens)
         encoded = self.encode(prompt, room=max_new_tokens)
         generator = torch.Generator(device=self.device).manual_seed(int(seed))
         eos = self.eos_token_id
@@ -279,16 +314,25 @@ class ModelHandle:
 
 
 def load_model(
-    name_or_path: str | None = None, device: str = "auto", dtype: str | torch.dtype = "auto"
+    name_or_path: str | None = None,
+    device: str = "auto",
+    dtype: str | torch.dtype = "auto",
+    *,
+    allowed: Sequence[str] | None = None,
+    limits: Limits = Limits(),
 ) -> ModelHandle:
     """Load a causal LM and its tokenizer; remote code is never trusted.
 
     ``name_or_path``: a bundled model (``fortune-base``, ``fortune-small``), a local directory in
     Hugging Face format, or a hub id. ``None`` follows `default_model_name`. ``device="auto"`` picks
     cuda, then mps, then cpu; ``dtype="auto"`` picks bf16/fp16 on a GPU and fp32 on the CPU.
+    ``allowed``: when given, any other name is refused before anything is read or downloaded.
+    ``limits`` bound what each call on the handle may ask.
     Failures raise `ModelLoadError` with a one-line message.
     """
     name = name_or_path or default_model_name()
+    if allowed is not None and name not in allowed:
+        raise ModelLoadError(f"Model {name!r} is not in the allow-list ({', '.join(allowed)})")
     source, local = _locate(name)
     chosen_device = pick_device(device)
     chosen_dtype = pick_dtype(dtype, chosen_device)
@@ -304,4 +348,4 @@ def load_model(
             f"Bundled models that work offline: {', '.join(BUNDLED_MODELS)}"
         ) from error
     model.to(chosen_device).eval()
-    return ModelHandle(name, model, tokenizer, chosen_device, chosen_dtype)
+    return ModelHandle(name, model, tokenizer, chosen_device, chosen_dtype, limits)
