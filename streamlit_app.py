@@ -122,7 +122,8 @@ def sidebar(lang: str) -> None:
         st.text_area(t(lang, "prompt"), key="prompt", height=100, max_chars=SETTINGS.limits.max_prompt_chars)
         st.radio(t(lang, "language"), state.LANGUAGES, key="lang", horizontal=True,
                  format_func={"en": "English", "zh": "中文"}.get)
-        st.slider(t(lang, "top_n"), 5, 50, key="top_n")
+        top_n = state.PAGE_CHOICES_BY_NAME["top_n"]
+        st.slider(t(lang, "top_n"), top_n.low, top_n.high, key="top_n")
         st.caption(t(lang, "pair_presets"))
         for name in state.PAIR_PRESETS:
             st.button(name, key=f"pair_{name}", on_click=state.apply_pair_preset, args=(st.session_state, name),

@@ -78,6 +78,7 @@ PAGE_CHOICES = (
     Control("lang", "en", choices=LANGUAGES),
     Control("top_n", 20, 5, 50, 1, integer=True),
 )
+PAGE_CHOICES_BY_NAME = {control.name: control for control in PAGE_CHOICES}
 
 
 def generation_controls(settings: Settings) -> tuple[Control, ...]:

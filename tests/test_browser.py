@@ -7,21 +7,13 @@ test skips, unless REQUIRE_BROWSER_TEST=1 (set by .ci/run, which installs chromi
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from benchmarks.harness import APP_READY, CHROMIUM, CHROMIUM_ARGS, ROOT, SCRIPT_IDLE, streamlit_server
+
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("REQUIRE_BROWSER_TEST") == "1":
@@ -31,40 +23,16 @@ if not Path(CHROMIUM).exists():
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
-               f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
-               "--browser.gatherUsageStats=false"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"streamlit did not answer: {process.stdout.read().decode(errors='replace')[-2000:]}")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    with streamlit_server() as running:
+        yield running.url
 
 
 def wait_for_rerun(page) -> None:
     expect = playwright_sync.expect
-    expect(page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']")).to_be_visible(timeout=60_000)
-    expect(page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")).to_be_visible(timeout=60_000)
+    expect(page.locator(APP_READY)).to_be_visible(timeout=60_000)
+    expect(page.locator(SCRIPT_IDLE)).to_be_visible(timeout=60_000)
 
 
 def test_moving_a_slider_changes_a_chart_and_a_metric(server):

@@ -1,0 +1,81 @@
+"""Shared by the browser test, the load test and the benchmarks: a real `streamlit run` server on
+loopback, and Debian's chromium driven by Playwright (which never downloads a browser here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+APP_READY = "[data-testid='stApp'][data-test-connection-state='CONNECTED']"
+SCRIPT_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def resident_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    process: subprocess.Popen
+    started_at: float
+
+    @property
+    def resident_mb(self) -> float:
+        return resident_mb(self.process.pid)
+
+
+@contextmanager
+def streamlit_server(
+    extra_env: dict[str, str] | None = None, extra_args: tuple[str, ...] = (), base_path: str = "", timeout: float = 60
+) -> Iterator[Server]:
+    """`streamlit run streamlit_app.py` on a free loopback port; yields once its health check says ok."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
+               f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
+               "--browser.gatherUsageStats=false", *extra_args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(extra_env or {})}
+    started_at = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}" + (f"/{base_path}" if base_path else "")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read().decode(errors="replace") if process.poll() is not None else ""
+                    raise RuntimeError(f"streamlit did not start: {output[-2000:]}") from None
+                time.sleep(0.2)
+        yield Server(url, process, started_at)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

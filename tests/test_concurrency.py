@@ -1,0 +1,67 @@
+"""Eight sessions generating at once against one cached model: same results as alone, no deadlock."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import streamlit as st
+
+import sampling
+from apptest_helpers import new_app
+from sampling import SamplingConfig, load_model
+
+SESSIONS = 8
+SEEDS = [11 * (index + 1) for index in range(SESSIONS)]
+
+
+def session_samples(seed: int) -> tuple[list[str], list]:
+    """One page session with its own seed: the HTML of its continuations, and any exception."""
+    at = new_app()
+    at.query_params.update({"a_seed": str(seed), "b_seed": str(seed + 1), "a_temperature": "0.8"})
+    at.run()
+    return [element.proto.body for element in at.get("html")[1:]], list(at.exception)
+
+
+def test_eight_simultaneous_sessions_share_one_model_and_match_their_solo_runs(monkeypatch):
+    monkeypatch.setenv("SAMPLING_MAX_CONCURRENT", "3")
+    loads = []
+    real_load = sampling.load_model
+
+    def counting_load(*args, **kwargs):
+        loads.append(args)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(sampling, "load_model", counting_load)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    alone = {seed: session_samples(seed) for seed in SEEDS}
+
+    st.cache_data.clear()  # the sessions below must really generate, not hit the cache
+    with ThreadPoolExecutor(max_workers=SESSIONS) as pool:
+        together = dict(zip(SEEDS, pool.map(session_samples, SEEDS, timeout=600), strict=True))
+
+    assert len(loads) == 1, f"the model was loaded {len(loads)} times"
+    for seed in SEEDS:
+        samples, exceptions = together[seed]
+        assert not exceptions, exceptions
+        assert len(samples) == 8  # 4 continuations in each panel
+        assert samples == alone[seed][0], f"session with seed {seed} differs from its solo run"
+    assert len({tuple(samples) for samples, _ in together.values()}) == SESSIONS
+
+
+def test_threads_sampling_one_handle_get_their_own_draws():
+    handle = load_model("fortune-small")
+    config = SamplingConfig(temperature=0.9, top_k=100)
+
+    def draw(seed: int):
+        return [c.tokens for c in handle.generate("The", config, n=3, max_new_tokens=15, seed=seed).continuations]
+
+    alone = {seed: draw(seed) for seed in SEEDS}
+    barrier = threading.Barrier(SESSIONS)
+
+    def draw_together(seed: int):
+        barrier.wait(timeout=60)
+        return draw(seed)
+
+    with ThreadPoolExecutor(max_workers=SESSIONS) as pool:
+        together = dict(zip(SEEDS, pool.map(draw_together, SEEDS, timeout=300), strict=True))
+    assert together == alone

@@ -1,0 +1,71 @@
+"""The page's state helpers, without Streamlit: URL round trip, presets, one place for the config."""
+
+import altair as alt
+import pandas as pd
+
+from app import charts, state
+from app.html import continuation_html
+from app.settings import read_settings
+from sampling import SamplingConfig
+from sampling.models import Continuation, GeneratedToken
+
+SETTINGS = read_settings({"SAMPLING_ALLOWED_MODELS": "fortune-base,fortune-small"})
+
+
+def test_url_round_trip_keeps_only_changed_values():
+    values = state.defaults(SETTINGS)
+    values.update({"a_temperature": 0.3, "b_order": "llama.cpp", "b_top_k": 40, "prompt": "Hi <b>"})
+    params = state.to_url(values, SETTINGS)
+    assert params == {"a_temperature": "0.3", "b_order": "llama.cpp", "b_top_k": "40", "prompt": "Hi <b>"}
+    restored, notices = state.read_url(params, SETTINGS)
+    assert restored == values and notices == []
+
+
+def test_panel_config_switches_off_what_the_engine_lacks():
+    values = state.defaults(SETTINGS)
+    values.update({"a_order": "vllm", "a_typical_p": 0.5, "a_eta_cutoff": 0.01, "a_top_p": 0.8})
+    assert state.panel_config(values, "a") == SamplingConfig(order="vllm", top_p=0.8)
+    assert state.unsupported("vllm") == {"typical_p", "epsilon_cutoff", "eta_cutoff"}
+
+
+def test_presets_and_copy():
+    values = state.defaults(SETTINGS)
+    state.apply_preset(values, "a", "llama.cpp defaults")
+    assert state.panel_config(values, "a") == SamplingConfig(order="llama.cpp", temperature=0.8, top_k=40,
+                                                             top_p=0.95, min_p=0.05)
+    state.apply_preset(values, "b", "transformers generate() defaults")
+    assert state.panel_config(values, "b").top_k == 50
+    state.copy_panel(values, "a", "b")
+    assert state.panel_config(values, "b") == state.panel_config(values, "a")
+    state.apply_pair_preset(values, "top_p 0.9 vs 0.1")
+    assert (values["a_top_p"], values["b_top_p"], values["a_temperature"]) == (0.9, 0.1, 1.0)
+
+
+def test_generation_controls_follow_the_limits():
+    small = read_settings({"SAMPLING_MAX_SAMPLES": "3", "SAMPLING_MAX_NEW_TOKENS": "10"})
+    controls = {control.name: control for control in state.generation_controls(small)}
+    assert (controls["samples"].default, controls["samples"].high) == (3, 3)
+    assert (controls["length"].default, controls["length"].high) == (10, 10)
+
+
+def test_continuation_html_escapes_model_text():
+    token = GeneratedToken(id=1, label="<script>alert(1)</script>", probability=0.5, raw_rank=1,
+                           entropy_before_bits=1.0, entropy_after_bits=0.5, tokens_kept=3)
+    quote = GeneratedToken(id=2, label='" onmouseover="alert(2)', probability=0.1, raw_rank=4,
+                           entropy_before_bits=1.0, entropy_after_bits=0.5, tokens_kept=3)
+    html = continuation_html(Continuation("", (token, quote), stopped_at_eos=False))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'onmouseover="alert' not in html
+
+
+def test_charts_are_valid_vega_lite():
+    tokens = pd.DataFrame({"rank": [1, 2], "token_id": [5, 9], "label": ["a", "␣b"], "raw_prob": [0.6, 0.4],
+                           "final_prob": [1.0, 0.0], "kept": [True, False]})
+    stages = pd.DataFrame({"stage_index": [0, 0], "stage": ["raw (T=1)"] * 2, "rank": [1, 2], "token_id": [5, 9],
+                           "label": ["a", "␣b"], "prob": [0.6, 0.4], "kept": [True, True]})
+    curve = pd.DataFrame({"rank": [1, 2], "token_id": [5, 9], "label": ["a", "␣b"], "prob": [0.6, 0.4],
+                          "cumulative": [0.6, 1.0], "kept": [True, False]})
+    for chart in (charts.top_tokens_chart(tokens, 1.0), charts.stages_chart(stages, 0.6),
+                  charts.cumulative_chart(curve, 0.5, 1, 2)):
+        assert isinstance(chart, (alt.Chart, alt.LayerChart))
+        chart.to_dict()  # validates against the Vega-Lite schema
