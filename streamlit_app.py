@@ -81,6 +81,23 @@ def cached_results(data: bytes | None, name: str) -> pd.DataFrame:
     return study.read_results(buffer)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def panel_chart_specs(name: str, prompt: str, config: sampling.SamplingConfig, top_n: int) -> list[dict]:
+    """A panel's three Vega-Lite specs, built once per setting: moving a slider of panel A leaves
+    panel B's charts as they were, so they cost nothing on that rerun. Not validated against the
+    schema here (a third of the build time); the tests validate every chart function."""
+    handle = cached_model(name)
+    trace = sampling.apply(cached_next_token(name, prompt).logits, config)
+    top = tables.top_tokens(trace, handle.labels, top_n)
+    curve, threshold, cutoff = tables.cumulative_curve(trace, handle.labels, top_n)
+    built = (
+        charts.top_tokens_chart(top),
+        charts.stages_chart(tables.stage_probabilities(trace, top)),
+        charts.cumulative_chart(curve, threshold, cutoff, handle.vocab_size),
+    )
+    return [chart.to_dict(validate=False) for chart in built]
+
+
 def init_state() -> None:
     """On a session's first run, take the state from the URL and say what was not usable.
 
@@ -325,26 +342,16 @@ def main() -> None:
     except ValueError as error:
         st.error(t(lang, "bad_logits", reason=str(error)))
         st.stop()
-    top_n = st.session_state["top_n"]
-    top = {panel: tables.top_tokens(trace, handle.labels, top_n) for panel, trace in traces.items()}
-    stages = {panel: tables.stage_probabilities(trace, top[panel]) for panel, trace in traces.items()}
-    curves = {panel: tables.cumulative_curve(trace, handle.labels, top_n) for panel, trace in traces.items()}
-    x_max = max(float(table[["raw_prob", "final_prob"]].max().max()) for table in top.values())
-    color_max = max(float(table["prob"].max()) for table in stages.values())
-    rank_max = max(len(curve) for curve, _, _ in curves.values())
 
     for panel, column in columns.items():
         with column:
             if configs[panel].greedy:
                 st.caption(t(lang, "greedy_note"))
             metric_row(metrics.summary(traces[panel]), lang)
-            st.markdown(f"**{t(lang, 'chart_top')}**", help=t(lang, "chart_top_help"))
-            st.altair_chart(charts.top_tokens_chart(top[panel], x_max), width="stretch")
-            st.markdown(f"**{t(lang, 'chart_stages')}**", help=t(lang, "chart_stages_help"))
-            st.altair_chart(charts.stages_chart(stages[panel], color_max), width="stretch")
-            st.markdown(f"**{t(lang, 'chart_cumulative')}**", help=t(lang, "chart_cumulative_help"))
-            curve, threshold, cutoff = curves[panel]
-            st.altair_chart(charts.cumulative_chart(curve, threshold, cutoff, rank_max), width="stretch")
+            specs = panel_chart_specs(name, prompt, configs[panel], st.session_state["top_n"])
+            for key, spec in zip(("chart_top", "chart_stages", "chart_cumulative"), specs, strict=True):
+                st.markdown(f"**{t(lang, key)}**", help=t(lang, f"{key}_help"))
+                st.vega_lite_chart(spec, width="stretch")
 
     st.subheader(t(lang, "divergence"), help=t(lang, "divergence_help"))
     probs_a, probs_b = traces["a"].probs, traces["b"].probs

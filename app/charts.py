@@ -14,65 +14,68 @@ THRESHOLD_COLOR = "#d1495b"
 PROBABILITY_FORMAT = ".4f"
 
 
+# Kept and removed tokens by a data field rather than a condition: the same picture, cheaper to build.
+KEPT_SCALE = alt.Scale(domain=[True, False], range=[KEPT_COLOR, REMOVED_COLOR])
+
+
 def _token_tooltip(*extra: alt.Tooltip) -> list[alt.Tooltip]:
     return [alt.Tooltip("label:N", title="token"), alt.Tooltip("token_id:Q", title="id"), *extra]
 
 
-def top_tokens_chart(tokens: pd.DataFrame, x_max: float) -> alt.LayerChart:
+# Fixed scales make the charts of panel A and B comparable without knowing each other.
+PROBABILITY_SCALE = {"type": "sqrt", "domain": [0, 1]}
+
+
+def top_tokens_chart(tokens: pd.DataFrame) -> alt.LayerChart:
     """Bars of the final probability of the top tokens; a tick at their raw probability.
 
-    Removed tokens have no bar, a grey label row and a grey tick.
+    Removed tokens have no bar and a grey label row. The square-root scale keeps small
+    probabilities visible next to large ones.
     """
-    order = tokens["label"].tolist()
     base = alt.Chart(tokens).encode(
-        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=160)),
+        y=alt.Y("label:N", sort=alt.EncodingSortField("rank"), title=None, axis=alt.Axis(labelLimit=160)),
         tooltip=_token_tooltip(
             alt.Tooltip("final_prob:Q", title="final p", format=PROBABILITY_FORMAT),
             alt.Tooltip("raw_prob:Q", title="raw p (T=1)", format=PROBABILITY_FORMAT),
             alt.Tooltip("kept:N", title="kept"),
         ),
     )
-    scale = alt.Scale(domain=[0, x_max])
+    scale = alt.Scale(**PROBABILITY_SCALE)
     bars = base.mark_bar().encode(
-        x=alt.X("final_prob:Q", scale=scale, title="probability"),
-        color=alt.condition("datum.kept", alt.value(KEPT_COLOR), alt.value(REMOVED_COLOR)),
+        x=alt.X("final_prob:Q", scale=scale, title="probability (square-root scale)"),
+        color=alt.Color("kept:N", scale=KEPT_SCALE, legend=None),
     )
     raw_ticks = base.mark_tick(thickness=2, size=14, color="#222").encode(x=alt.X("raw_prob:Q", scale=scale))
     return alt.layer(bars, raw_ticks).properties(height=alt.Step(16))
 
 
-def stages_chart(stages: pd.DataFrame, color_max: float) -> alt.Chart:
+def stages_chart(stages: pd.DataFrame) -> alt.LayerChart:
     """A heat map, stage × token: how each stage reshapes the distribution and what it cuts."""
-    token_order = stages.drop_duplicates("rank").sort_values("rank")["label"].tolist()
-    stage_order = stages.drop_duplicates("stage_index").sort_values("stage_index")["stage"].tolist()
-    return (
-        alt.Chart(stages)
-        .mark_rect(stroke="white", strokeWidth=0.5)
-        .encode(
-            x=alt.X("label:N", sort=token_order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90)),
-            y=alt.Y("stage:N", sort=stage_order, title=None, axis=alt.Axis(labelLimit=140)),
-            color=alt.condition(
-                "datum.kept",
-                alt.Color("prob:Q", scale=alt.Scale(domain=[0, color_max], scheme="blues"), title="p"),
-                alt.value(REMOVED_COLOR),
-            ),
-            tooltip=[alt.Tooltip("stage:N"), *_token_tooltip(alt.Tooltip("prob:Q", title="p", format=PROBABILITY_FORMAT))],
-        )
-        .properties(height=alt.Step(22))
+    base = alt.Chart(stages).encode(
+        x=alt.X("label:N", sort=alt.EncodingSortField("rank"), title=None,
+                axis=alt.Axis(labelAngle=-60, labelLimit=90)),
+        y=alt.Y("stage:N", sort=alt.EncodingSortField("stage_index"), title=None, axis=alt.Axis(labelLimit=140)),
+        tooltip=[alt.Tooltip("stage:N"), *_token_tooltip(alt.Tooltip("prob:Q", title="p", format=PROBABILITY_FORMAT))],
     )
+    kept = base.transform_filter("datum.kept").mark_rect(stroke="white", strokeWidth=0.5).encode(
+        color=alt.Color("prob:Q", scale=alt.Scale(**PROBABILITY_SCALE, scheme="blues"), title="p"),
+    )
+    removed = base.transform_filter("!datum.kept").mark_rect(stroke="white", strokeWidth=0.5, color=REMOVED_COLOR)
+    return alt.layer(kept, removed).properties(height=alt.Step(22))
 
 
-def cumulative_chart(curve: pd.DataFrame, threshold: float | None, cutoff_rank: int, x_max: int) -> alt.LayerChart:
+def cumulative_chart(curve: pd.DataFrame, threshold: float | None, cutoff_rank: int, vocab_size: int) -> alt.LayerChart:
     """The sorted cumulative probability; top_p keeps every token up to the one that reaches it."""
-    # A log axis shows the head, where top_p usually cuts, and the long tail together.
-    x = alt.X("rank:Q", scale=alt.Scale(type="log", domain=[1, max(x_max, cutoff_rank, 2)]),
+    # A log axis over the whole vocabulary shows the head, where top_p usually cuts, and the tail.
+    x = alt.X("rank:Q", scale=alt.Scale(type="log", domain=[1, max(vocab_size, 2)]),
               title="tokens, most likely first (log scale)")
     y = alt.Y("cumulative:Q", scale=alt.Scale(domain=[0, 1]), title="cumulative probability")
-    line = alt.Chart(curve).mark_line(color="#555", interpolate="step-after").encode(x=x, y=y)
-    points = alt.Chart(curve).mark_circle(size=36).encode(
+    base = alt.Chart(curve.assign(cutoff=cutoff_rank, threshold=threshold))
+    line = base.mark_line(color="#555", interpolate="step-after").encode(x=x, y=y)
+    points = base.mark_circle(size=36).encode(
         x=x,
         y=y,
-        color=alt.condition("datum.kept", alt.value(KEPT_COLOR), alt.value(REMOVED_COLOR)),
+        color=alt.Color("kept:N", scale=KEPT_SCALE, legend=None),
         tooltip=[
             alt.Tooltip("rank:Q"),
             *_token_tooltip(
@@ -81,14 +84,10 @@ def cumulative_chart(curve: pd.DataFrame, threshold: float | None, cutoff_rank: 
             ),
         ],
     )
-    cutoff = alt.Chart(pd.DataFrame({"rank": [cutoff_rank]})).mark_rule(color=THRESHOLD_COLOR).encode(x="rank:Q")
+    cutoff = base.mark_rule(color=THRESHOLD_COLOR).encode(x="min(cutoff):Q")
     layers = [line, points, cutoff]
     if threshold is not None:
-        layers.append(
-            alt.Chart(pd.DataFrame({"cumulative": [threshold]}))
-            .mark_rule(color=THRESHOLD_COLOR, strokeDash=[6, 4])
-            .encode(y="cumulative:Q")
-        )
+        layers.append(base.mark_rule(color=THRESHOLD_COLOR, strokeDash=[6, 4]).encode(y="min(threshold):Q"))
     return alt.layer(*layers).properties(height=240)
 
 

@@ -10,6 +10,7 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -38,9 +39,9 @@ class Limits:
     """Bounds on the work one request may ask of a model. A shared server sets them low; the
     library checks them on every call, so no caller can go around them."""
 
-    max_prompt_chars: int = 100_000
-    max_new_tokens: int = 1_000
-    max_samples: int = 256
+    max_prompt_chars: int = 1_000_000
+    max_new_tokens: int = 4_096
+    max_samples: int = 4_096
 
     def __post_init__(self) -> None:
         for name in ("max_prompt_chars", "max_new_tokens", "max_samples"):
@@ -208,8 +209,13 @@ class ModelHandle:
     def eos_token_id(self) -> int | None:
         return self.tokenizer.eos_token_id
 
-    def labels(self, token_ids: list[int] | tuple[int, ...]) -> list[str]:
-        return token_labels(self.tokenizer, token_ids)
+    @cached_property
+    def vocabulary_labels(self) -> tuple[str, ...]:
+        """The visible label of every token id, decoded once (charts label thousands per rerun)."""
+        return tuple(token_labels(self.tokenizer, range(self.vocab_size)))
+
+    def labels(self, token_ids: Sequence[int]) -> list[str]:
+        return [self.vocabulary_labels[int(token_id)] for token_id in token_ids]
 
     def encode(self, prompt: str, room: int = 0) -> Prompt:
         """Token ids of ``prompt``, keeping its last tokens when it leaves fewer than ``room``

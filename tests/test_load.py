@@ -19,7 +19,7 @@ if not Path(CHROMIUM).exists():
 def test_eight_sessions_without_errors_and_memory_returns():
     from benchmarks.load_test import run_load_test
 
-    report = run_load_test(sessions=8, seconds=20)
+    report = run_load_test(sessions=8, seconds=40)
     print("\n".join(report.lines()))
     assert not report.errors, sorted(set(report.errors))
     assert report.reruns >= 8

@@ -65,7 +65,7 @@ def test_charts_are_valid_vega_lite():
                            "label": ["a", "␣b"], "prob": [0.6, 0.4], "kept": [True, True]})
     curve = pd.DataFrame({"rank": [1, 2], "token_id": [5, 9], "label": ["a", "␣b"], "prob": [0.6, 0.4],
                           "cumulative": [0.6, 1.0], "kept": [True, False]})
-    for chart in (charts.top_tokens_chart(tokens, 1.0), charts.stages_chart(stages, 0.6),
-                  charts.cumulative_chart(curve, 0.5, 1, 2)):
+    for chart in (charts.top_tokens_chart(tokens), charts.stages_chart(stages),
+                  charts.cumulative_chart(curve, 0.5, 1, 4096)):
         assert isinstance(chart, (alt.Chart, alt.LayerChart))
         chart.to_dict()  # validates against the Vega-Lite schema
