@@ -32,8 +32,10 @@ def top_tokens_chart(tokens: pd.DataFrame) -> alt.LayerChart:
     Removed tokens have no bar and a grey label row. The square-root scale keeps small
     probabilities visible next to large ones.
     """
+    # Layers union their domains and drop a sort by field: the order is given as a list.
     base = alt.Chart(tokens).encode(
-        y=alt.Y("label:N", sort=alt.EncodingSortField("rank"), title=None, axis=alt.Axis(labelLimit=160)),
+        y=alt.Y("label:N", sort=tokens.sort_values("rank")["label"].tolist(), title=None,
+                axis=alt.Axis(labelLimit=160)),
         tooltip=_token_tooltip(
             alt.Tooltip("final_prob:Q", title="final p", format=PROBABILITY_FORMAT),
             alt.Tooltip("raw_prob:Q", title="raw p (T=1)", format=PROBABILITY_FORMAT),
@@ -51,10 +53,11 @@ def top_tokens_chart(tokens: pd.DataFrame) -> alt.LayerChart:
 
 def stages_chart(stages: pd.DataFrame) -> alt.LayerChart:
     """A heat map, stage × token: how each stage reshapes the distribution and what it cuts."""
+    token_order = stages.drop_duplicates("rank").sort_values("rank")["label"].tolist()
+    stage_order = stages.drop_duplicates("stage_index").sort_values("stage_index")["stage"].tolist()
     base = alt.Chart(stages).encode(
-        x=alt.X("label:N", sort=alt.EncodingSortField("rank"), title=None,
-                axis=alt.Axis(labelAngle=-60, labelLimit=90)),
-        y=alt.Y("stage:N", sort=alt.EncodingSortField("stage_index"), title=None, axis=alt.Axis(labelLimit=140)),
+        x=alt.X("label:N", sort=token_order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90)),
+        y=alt.Y("stage:N", sort=stage_order, title=None, axis=alt.Axis(labelLimit=140)),
         tooltip=[alt.Tooltip("stage:N"), *_token_tooltip(alt.Tooltip("prob:Q", title="p", format=PROBABILITY_FORMAT))],
     )
     kept = base.transform_filter("datum.kept").mark_rect(stroke="white", strokeWidth=0.5).encode(
@@ -84,8 +87,9 @@ def cumulative_chart(curve: pd.DataFrame, threshold: float | None, cutoff_rank: 
             ),
         ],
     )
-    cutoff = base.mark_rule(color=THRESHOLD_COLOR).encode(x="min(cutoff):Q")
-    layers = [line, points, cutoff]
+    layers = [line, points]
+    if cutoff_rank < vocab_size:
+        layers.append(base.mark_rule(color=THRESHOLD_COLOR).encode(x="min(cutoff):Q"))
     if threshold is not None:
         layers.append(base.mark_rule(color=THRESHOLD_COLOR, strokeDash=[6, 4]).encode(y="min(threshold):Q"))
     return alt.layer(*layers).properties(height=240)
