@@ -20,7 +20,7 @@ from huggingface_hub import try_to_load_from_cache
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from sampling.config import SamplingConfig
-from sampling.metrics import entropy
+from sampling.metrics import entropy_of_logits
 from sampling.pipeline import apply, sample
 from sampling.tokens import token_labels
 
@@ -284,8 +284,8 @@ class ModelHandle:
                 "active": ~finished,
                 "probability": trace.probs.gather(1, next_ids[:, None]).squeeze(1),
                 "raw_rank": (logits > chosen_raw).sum(dim=1) + 1,
-                "entropy_before_bits": entropy(trace.raw_probs, bits=True),
-                "entropy_after_bits": entropy(trace.probs, bits=True),
+                "entropy_before_bits": entropy_of_logits(logits, bits=True),
+                "entropy_after_bits": entropy_of_logits(trace.final_logits, bits=True),
                 "tokens_kept": trace.kept.sum(dim=1),
                 **({"logits": logits} if return_logits else {}),
             })

@@ -9,6 +9,7 @@ from sampling.metrics import (
     distinct_n,
     effective_tokens,
     entropy,
+    entropy_of_logits,
     js_divergence,
     kl_divergence,
     mass_removed,
@@ -72,6 +73,13 @@ def test_kl_and_js_closed_forms():
     assert kl_divergence(p, q).item() == math.inf
     # Disjoint supports: JS is exactly log 2, one bit.
     assert js_divergence(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]), bits=True).item() == pytest.approx(1.0)
+
+
+def test_entropy_of_logits_equals_entropy_of_probabilities():
+    logits = torch.randn(3, 500, dtype=torch.float64) * 4
+    logits[0, :400] = float("-inf")
+    assert torch.allclose(entropy_of_logits(logits), entropy(torch.softmax(logits, dim=-1)), atol=1e-12)
+    assert entropy_of_logits(torch.tensor([0.0, float("-inf")]), bits=True).item() == 0.0
 
 
 def test_summary_and_mass_removed():
