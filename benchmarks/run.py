@@ -2,7 +2,7 @@
 
     python -m benchmarks.run                 # all figures (about 3 minutes on 2 cores)
     python -m benchmarks.run --only pipeline sweep
-    python -m benchmarks.run --device cuda --dtype float16 --only pipeline sweep generation
+    python -m benchmarks.run --device cuda --dtype float16 --only pipeline generation
 
 Ratios compare two things timed in the same run, because shared machines drift. Timings never
 appear in the test suite's assertions; this is where they live.
@@ -146,19 +146,18 @@ def pipeline(device: str) -> Figure:
                   f"apply {1000 * ours:.0f} ms, transformers {1000 * theirs:.0f} ms ({device}), same kept sets")
 
 
-def sweep(device: str) -> Figure:
-    """The vectorised sweep against looping `apply` over a 20 × 20 temperature × top_p grid."""
+def sweep() -> Figure:
+    """The vectorised sweep against looping `apply` over a 20 × 20 temperature × top_p grid (CPU)."""
     from sampling.sweep import Grids, sweep_logits
 
-    generator = torch.Generator(device=device).manual_seed(1)
-    logits = torch.randn(16, 50_257, generator=generator, device=device) * 3
+    generator = torch.Generator().manual_seed(1)
+    logits = torch.randn(16, 50_257, generator=generator) * 3
     temperatures = [round(0.1 * i, 2) for i in range(1, 21)]
     top_ps = [round(0.05 * i, 2) for i in range(1, 21)]
     grids = Grids(temperatures=temperatures, top_ps=top_ps, top_ks=(1,), min_ps=(0.0,))
 
     def vectorised():
-        return [frame for frame in sweep_logits(logits.cpu() if device == "cpu" else logits, grids)
-                if frame["sweep"].iloc[0] == "joint"]
+        return [frame for frame in sweep_logits(logits, grids) if frame["sweep"].iloc[0] == "joint"]
 
     def looped():
         cells = []
@@ -172,13 +171,13 @@ def sweep(device: str) -> Figure:
     slow = best_of(looped, repeats=1)
     joint = vectorised()[0].sort_values(["temperature", "top_p", "prompt_index"])
     cells = looped()
-    entropies = torch.stack([e for e, _ in cells]).flatten().cpu().double()
-    kept = torch.stack([k for _, k in cells]).flatten().cpu()
+    entropies = torch.stack([e for e, _ in cells]).flatten().double()
+    kept = torch.stack([k for _, k in cells]).flatten()
     difference = (torch.tensor(joint["entropy_bits"].to_numpy()) - entropies).abs().max().item()
     same_kept = bool((torch.tensor(joint["tokens_kept"].to_numpy()) == kept).all())
     speedup = slow / fast
     return Figure("4. sweep vs looping apply", f"{speedup:.0f}x faster", ">= 20x", speedup >= 20 and same_kept,
-                  f"16 prompts x 400 cells, vocab 50,257 ({device}): {1000 * fast:.0f} ms vs {1000 * slow:.0f} ms; "
+                  f"16 prompts x 400 cells, vocab 50,257: {1000 * fast:.0f} ms vs {1000 * slow:.0f} ms; "
                   f"kept sets identical: {same_kept}; max entropy difference {difference:.1e} bits")
 
 
@@ -274,7 +273,7 @@ def main() -> None:
         "slider": lambda: [slider_response()],
         "cold": lambda: [cold_start()],
         "pipeline": lambda: [pipeline(args.device)],
-        "sweep": lambda: [sweep(args.device)],
+        "sweep": lambda: [sweep()],
         "generation": lambda: generation(args.device, args.dtype),
         "memory": lambda: [memory()],
     }
