@@ -199,7 +199,7 @@ class ModelHandle:
     @property
     def context_length(self) -> int:
         config = self.model.config
-        return int(getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings"))
+        return int(getattr(config, "n_positions", None) or config.max_position_embeddings)
 
     @property
     def vocab_size(self) -> int:

@@ -11,13 +11,19 @@ Run ``python -m sampling.sweep --help`` for the command line.
 
 from __future__ import annotations
 
+import argparse
 import math
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
+from tqdm import tqdm
+
+from sampling.models import BUNDLED_MODELS, load_model
+from sampling.study import PROMPTS_FILE, answer, comparison_table, diversity_sweep, read_prompts, read_results
 
 DEFAULT_TEMPERATURES = tuple(round(0.05 * i, 2) for i in range(1, 41))  # 0.05 … 2.0
 DEFAULT_TOP_PS = tuple(round(0.05 * i, 2) for i in range(1, 21))  # 0.05 … 1.0
@@ -190,14 +196,6 @@ def _grid(text: str, cast=float) -> list:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    import argparse
-    import time
-
-    from tqdm import tqdm
-
-    from sampling.models import BUNDLED_MODELS, load_model
-    from sampling.study import PROMPTS_FILE, answer, comparison_table, diversity_sweep, read_prompts, read_results
-
     parser = argparse.ArgumentParser(
         prog="python -m sampling.sweep",
         description="Next-token entropy over temperature, top_p, top_k, min_p and temperature × top_p, "

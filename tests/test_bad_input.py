@@ -1,6 +1,5 @@
 """Every bad input of a hosted demo gets a clear message or a sane clamp, never a traceback."""
 
-import socket
 
 import pytest
 
@@ -8,14 +7,6 @@ from apptest_helpers import charts, new_app, panel_metric
 
 LONG = "x" * 100_000
 
-
-@pytest.fixture
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 # (name, URL parameters, text expected in a message (or None for none), widget values expected)

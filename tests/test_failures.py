@@ -2,7 +2,6 @@
 
 import shutil
 
-import pytest
 import torch
 from safetensors.torch import load_file, save_file
 

@@ -1,6 +1,5 @@
 """Bundled models through the same `load_model` path users take, offline on the CPU."""
 
-import socket
 import subprocess
 import sys
 
@@ -21,16 +20,6 @@ PROMPT = "hello, this is my favorite"
 def small():
     return load_model("fortune-small")
 
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Fail the test on any attempt to open a connection."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def test_default_is_the_larger_bundled_model(monkeypatch, tmp_path, no_network):
