@@ -117,14 +117,14 @@ def apply(logits: torch.Tensor, config: SamplingConfig) -> Trace:
             "logits must be a floating-point tensor of shape [vocab] or [batch, vocab], got "
             f"{getattr(logits, 'dtype', type(logits).__name__)} of shape {tuple(getattr(logits, 'shape', ()))}"
         )
-    scores = logits if logits.dtype == torch.float64 else logits.float()
-    check_finite(scores)
-    stages = []
-    for step in chain(config, scores.device):
+    inputs = logits if logits.dtype == torch.float64 else logits.float()
+    check_finite(inputs)
+    scores, stages = inputs, []
+    for step in chain(config, inputs.device):
         processed = step.transform(scores.reshape(-1, scores.shape[-1])).view(scores.shape)
         stages.append(Stage(step.name, step.value, scores, processed))
         scores = processed
-    return Trace(config, stages[0].logits_in if stages else scores, tuple(stages))
+    return Trace(config, inputs, tuple(stages))
 
 
 def check_finite(logits: torch.Tensor) -> None:
