@@ -259,21 +259,10 @@ def samples_section(panel: str, name: str, prompt: str, config: sampling.Samplin
 
 
 def csv_download(traces: dict[str, sampling.Trace], labeller: tables.Labeller) -> bytes:
-    """Both full distributions, then the continuations each panel drew."""
-    buffer = io.StringIO()
-    for panel, trace in traces.items():
-        table = tables.top_tokens(trace, labeller, trace.logits.shape[-1])
-        table.insert(0, "panel", panel.upper())
-        table.to_csv(buffer, index=False, header=panel == "a")
-    for panel in traces:
-        drawn = st.session_state.get(state.panel_key(panel, "drawn"))
-        if drawn is None:
-            continue
-        table = tables.continuations(cached_generation(*drawn))
-        table.insert(0, "panel", panel.upper())
-        buffer.write("\n")
-        table.to_csv(buffer, index=False)
-    return buffer.getvalue().encode("utf-8")
+    """Both full distributions, then the continuations each panel drew (built only when clicked)."""
+    drawn = {panel: st.session_state.get(state.panel_key(panel, "drawn")) for panel in traces}
+    generations = {panel: cached_generation(*request) for panel, request in drawn.items() if request}
+    return tables.comparison_csv(traces, labeller, generations).encode("utf-8")
 
 
 def study_view(lang: str) -> None:

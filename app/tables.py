@@ -116,3 +116,19 @@ def continuations(generation: Generation) -> pd.DataFrame:
         for step, token in enumerate(continuation.tokens)
     ]
     return pd.DataFrame(rows)
+
+
+def comparison_csv(traces: dict[str, Trace], labeller: Labeller, generations: dict[str, Generation]) -> str:
+    """The download: every token's raw and final probability in each panel, then each panel's
+    generated tokens, as two CSV tables separated by a blank line."""
+    distributions = pd.concat(
+        [top_tokens(trace, labeller, trace.logits.shape[-1]).assign(panel=panel.upper())
+         for panel, trace in traces.items()],
+        ignore_index=True,
+    )
+    parts = [distributions[["panel", *distributions.columns[:-1]]].to_csv(index=False)]
+    if generations:
+        generated = pd.concat([continuations(generation).assign(panel=panel.upper())
+                               for panel, generation in generations.items()], ignore_index=True)
+        parts.append(generated[["panel", *generated.columns[:-1]]].to_csv(index=False))
+    return "\n".join(parts)

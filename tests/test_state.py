@@ -69,3 +69,22 @@ def test_charts_are_valid_vega_lite():
                   charts.cumulative_chart(curve, 0.5, 1, 4096)):
         assert isinstance(chart, (alt.Chart, alt.LayerChart))
         chart.to_dict()  # validates against the Vega-Lite schema
+
+
+def test_comparison_csv_holds_both_distributions_and_the_continuations():
+    import io
+
+    from app.tables import comparison_csv
+    from sampling import apply, load_model
+
+    handle = load_model("fortune-small")
+    logits = handle.next_token_logits("The").logits
+    traces = {"a": apply(logits, SamplingConfig(top_k=5)), "b": apply(logits, SamplingConfig(temperature=0.5))}
+    generation = handle.generate("The", SamplingConfig(top_k=5), n=2, max_new_tokens=4, seed=0)
+    distributions, generated = comparison_csv(traces, handle.labels, {"a": generation}).split("\n\n")
+    table = pd.read_csv(io.StringIO(distributions), keep_default_na=False)
+    assert len(table) == 2 * handle.vocab_size
+    assert table.groupby("panel")["kept"].sum().to_dict() == {"A": 5, "B": handle.vocab_size}
+    assert table.groupby("panel")["final_prob"].sum().round(5).to_dict() == {"A": 1.0, "B": 1.0}
+    rows = pd.read_csv(io.StringIO(generated))
+    assert set(rows["panel"]) == {"A"} and set(rows["sample"]) == {0, 1}
