@@ -66,7 +66,7 @@ def cross_model_summary(results: pd.DataFrame) -> str:
     span = f"{common[0]:g} and {common[-1]:g}" if common else "none"
     correlation = regularity(results)["Spearman ρ(raw entropy, margin)"]
     return (
-        f"In all {len(models)} models, temperature moves next-token entropy more than top_p on most prompts "
+        f"In each of the {len(models)} models, temperature moves next-token entropy more than top_p on most prompts "
         f"at {len(common)} of the {table['value'].nunique()} shared values below 1 (between {span}); at the "
         f"other values top_p moves it as much or more in at least one model. Per prompt, the margin grows with the raw entropy of the "
         f"prompt's distribution (Spearman ρ {correlation.min():.2f} to {correlation.max():.2f}): the more "
