@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import io
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +21,7 @@ import sampling
 from app import charts, state, tables
 from app.html import continuation_html, prompt_html
 from app.settings import read_settings
-from app.slots import ModelSlots
+from app.slots import ModelSlots, shared_slots
 from app.text import t
 from sampling import metrics, study
 from sampling.models import Generation, ModelHandle, ModelLoadError, NextToken
@@ -43,10 +46,8 @@ def cached_model(name: str) -> ModelHandle:
     return sampling.load_model(name, allowed=SETTINGS.models, limits=SETTINGS.limits)
 
 
-@st.cache_resource
 def model_slots() -> ModelSlots:
-    """One bound on concurrent model calls for the whole process, shared by every session."""
-    return ModelSlots(SETTINGS.max_concurrent)
+    return shared_slots(SETTINGS.max_concurrent)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -63,12 +64,22 @@ def cached_generation(
         return cached_model(name).generate(prompt, config, n=samples, max_new_tokens=length, seed=seed)
 
 
-def queue_notice(lang: str):
-    """Tell the user they wait for others when every model slot is busy; clear it afterwards."""
+@contextmanager
+def queue_notice(lang: str) -> Iterator[None]:
+    """When every model slot is busy, tell the user they are queued while they wait, and afterwards
+    how long it took; otherwise show nothing."""
     placeholder = st.empty()
-    if model_slots().full:
+    queued = model_slots().full
+    if queued:
         placeholder.info(t(lang, "queued"), icon="⏳")
-    return placeholder
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if queued:
+            placeholder.caption(t(lang, "waited", seconds=time.perf_counter() - started))
+        else:
+            placeholder.empty()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -235,15 +246,12 @@ def samples_section(panel: str, name: str, prompt: str, config: sampling.Samplin
     drawn = st.session_state.get(drawn_key)
     if st.session_state.pop(draw_key, False) or drawn is None or drawn[:2] != request[:2] or drawn[3:] != request[3:]:
         drawn = st.session_state[drawn_key] = request
-    notice = queue_notice(lang)
     try:
-        with st.spinner(t(lang, "sampling")):
+        with queue_notice(lang), st.spinner(t(lang, "sampling")):
             generation = cached_generation(*drawn)
     except Exception as error:  # noqa: BLE001 - the page stays usable whatever the model did
         st.error(t(lang, "sampling_failed", reason=f"{type(error).__name__}: {error}"))
         return
-    finally:
-        notice.empty()
     if drawn[2] != config:
         st.caption(t(lang, "stale_samples"))
     for continuation in generation.continuations:
@@ -306,14 +314,12 @@ def main() -> None:
     name, prompt = handle.name, st.session_state["prompt"]
     if prompt and not prompt.strip():
         st.info(t(lang, "whitespace_prompt"))
-    notice = queue_notice(lang)
     try:
-        next_token = cached_next_token(name, prompt)
+        with queue_notice(lang):
+            next_token = cached_next_token(name, prompt)
     except ValueError as error:
         st.error(str(error))
         st.stop()
-    finally:
-        notice.empty()
     with st.expander(t(lang, "prompt_tokens")):
         st.html(prompt_html(next_token.prompt.labels, next_token.prompt.ids))
     if next_token.prompt.truncated:

@@ -6,6 +6,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import streamlit as st
+
 
 class ModelSlots:
     """At most ``size`` model calls at once in the process; the others wait their turn.
@@ -37,3 +39,10 @@ class ModelSlots:
             finally:
                 with self._count_lock:
                     self._busy -= 1
+
+
+@st.cache_resource
+def shared_slots(size: int) -> ModelSlots:
+    """The process-wide slots, shared by every session (a lock made in the script would be made
+    anew on every rerun)."""
+    return ModelSlots(size)

@@ -158,6 +158,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Other people are using the model right now; you are in the queue.",
         "zh": "其他人正在使用模型，你正在排队。",
     },
+    "waited": {
+        "en": "Other people were using the model: this took {seconds:.1f} s.",
+        "zh": "其他人正在使用模型：本次用了 {seconds:.1f} 秒。",
+    },
     "model_failed": {"en": "The model could not be used: {reason}", "zh": "无法使用该模型：{reason}"},
     "sampling_failed": {
         "en": "Sampling failed ({reason}). Try other settings, a shorter length or another prompt.",
