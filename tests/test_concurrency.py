@@ -3,7 +3,9 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import streamlit as st
+from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 
 import sampling
 from apptest_helpers import new_app
@@ -29,7 +31,22 @@ def rerun(at):
     return samples(at), list(at.exception)
 
 
-def test_eight_simultaneous_sessions_share_one_model_and_match_their_solo_runs(monkeypatch):
+@pytest.fixture
+def one_compile_at_a_time(monkeypatch):
+    """Every AppTest run compiles its own copy of the script, and CPython 3.11.7 fails ("AST
+    constructor recursion depth mismatch") when threads compile at once. A real server compiles
+    the script once, under a lock; this gives the AppTest runs one lock to share, like it."""
+    lock = threading.Lock()
+    compile_script = ScriptCache.get_bytecode
+
+    def locked(self, script_path):
+        with lock:
+            return compile_script(self, script_path)
+
+    monkeypatch.setattr(ScriptCache, "get_bytecode", locked)
+
+
+def test_eight_simultaneous_sessions_share_one_model_and_match_their_solo_runs(monkeypatch, one_compile_at_a_time):
     monkeypatch.setenv("SAMPLING_MAX_CONCURRENT", "3")
     loads = []
     real_load = sampling.load_model
@@ -41,9 +58,7 @@ def test_eight_simultaneous_sessions_share_one_model_and_match_their_solo_runs(m
     monkeypatch.setattr(sampling, "load_model", counting_load)
     st.cache_resource.clear()
     st.cache_data.clear()
-    # Each session first runs alone, one after another. (This also compiles each AppTest's own copy
-    # of the script: compiling in several threads at once trips a CPython 3.11 bug, "AST constructor
-    # recursion depth mismatch"; a real server compiles the script once, under a lock.)
+    # Each session first runs alone, one after another.
     sessions = {seed: new_session(seed) for seed in SEEDS}
     alone = {seed: rerun(at) for seed, at in sessions.items()}
 
