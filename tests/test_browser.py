@@ -6,20 +6,16 @@ test skips, unless REQUIRE_BROWSER_TEST=1 (set by .ci/run, which installs chromi
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
+from browser_helpers import require_chromium
 
 from benchmarks.harness import APP_READY, CHROMIUM, CHROMIUM_ARGS, ROOT, SCRIPT_IDLE, streamlit_server
 
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("REQUIRE_BROWSER_TEST") == "1":
-        raise RuntimeError(f"REQUIRE_BROWSER_TEST=1 but chromium is not installed at {CHROMIUM}")
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 

@@ -3,22 +3,14 @@
 The full run (60 s) and its latency figures are in benchmarks/README.md; timings are not asserted.
 """
 
-import os
-from pathlib import Path
+from browser_helpers import require_chromium
 
-import pytest
+require_chromium()
 
-from benchmarks.harness import CHROMIUM
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("REQUIRE_BROWSER_TEST") == "1":
-        raise RuntimeError(f"REQUIRE_BROWSER_TEST=1 but chromium is not installed at {CHROMIUM}")
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+from benchmarks.load_test import run_load_test  # noqa: E402 - only after the chromium check
 
 
 def test_eight_sessions_without_errors_and_memory_returns():
-    from benchmarks.load_test import run_load_test
-
     report = run_load_test(sessions=8, seconds=40)
     print("\n".join(report.lines()))
     assert not report.errors, sorted(set(report.errors))

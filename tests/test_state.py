@@ -1,12 +1,15 @@
 """The page's state helpers, without Streamlit: URL round trip, presets, one place for the config."""
 
+import io
+
 import altair as alt
 import pandas as pd
 
 from app import charts, state
 from app.html import continuation_html
 from app.settings import read_settings
-from sampling import SamplingConfig
+from app.tables import comparison_csv
+from sampling import SamplingConfig, apply, load_model
 from sampling.models import Continuation, GeneratedToken
 
 SETTINGS = read_settings({"SAMPLING_ALLOWED_MODELS": "fortune-base,fortune-small"})
@@ -72,11 +75,6 @@ def test_charts_are_valid_vega_lite():
 
 
 def test_comparison_csv_holds_both_distributions_and_the_continuations():
-    import io
-
-    from app.tables import comparison_csv
-    from sampling import apply, load_model
-
     handle = load_model("fortune-small")
     logits = handle.next_token_logits("The").logits
     traces = {"a": apply(logits, SamplingConfig(top_k=5)), "b": apply(logits, SamplingConfig(temperature=0.5))}
