@@ -6,17 +6,14 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
+from sampling import engines
+from sampling.engines import vllm
+
 Order = Literal["transformers", "vllm", "llama.cpp"]
 ORDERS: tuple[Order, ...] = ("transformers", "vllm", "llama.cpp")
 
 # The parameters each engine's sampler knows; a setting outside its engine is refused, not ignored.
-SUPPORTED: dict[str, frozenset[str]] = {
-    "transformers": frozenset(
-        {"temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"}
-    ),
-    "vllm": frozenset({"temperature", "top_k", "top_p", "min_p"}),
-    "llama.cpp": frozenset({"temperature", "top_k", "top_p", "min_p", "typical_p"}),
-}
+SUPPORTED: dict[str, frozenset[str]] = {order: frozenset(stages) for order, stages in engines.ORDERS.items()}
 
 # The value that switches each parameter off.
 OFF: dict[str, float] = {
@@ -27,6 +24,12 @@ OFF: dict[str, float] = {
     "epsilon_cutoff": 0.0,
     "eta_cutoff": 0.0,
 }
+
+
+def _is_off(name: str, value: float) -> bool:
+    if name == "top_k":
+        return value <= 0  # 0 and -1 both mean off
+    return value == OFF.get(name, 1.0)
 
 
 def _number(name: str, value: Any, *, integer: bool = False) -> float:
@@ -60,11 +63,12 @@ class SamplingConfig:
       ``generate(do_sample=True)`` builds it. Beware its hidden default: when neither the call nor
       the model's generation config sets ``top_k``, ``generate`` uses ``top_k=50``. Here 0 means off;
       ``to_generate_kwargs()`` passes ``top_k=0`` explicitly so that ``generate`` agrees.
-    - ``"vllm"``: temperature → min_p → top_k → top_p (V1 sampler). Temperature below 1e-5 is greedy.
-      It has no typical, epsilon or eta sampling.
+    - ``"vllm"``: temperature → min_p → top_k → top_p (V1 sampler, its PyTorch path). As vLLM
+      does, 0 < temperature < 0.01 runs as 0.01 and a temperature above 2 is refused; top_k -1
+      means off. It has no typical, epsilon or eta sampling.
     - ``"llama.cpp"``: top_k → typical → top_p → min_p → temperature (default chain). The filters
       see the T = 1 distribution and temperature only reshapes the survivors; top_k keeps exactly k
-      tokens even when several tie. It has no epsilon or eta sampling.
+      tokens even when several tie; top_k -1 means off. It has no epsilon or eta sampling.
 
     >>> SamplingConfig(temperature=0.7, top_p=0.9).active()
     {'temperature': 0.7, 'top_p': 0.9}
@@ -87,13 +91,20 @@ class SamplingConfig:
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
         _check_range("temperature", _number("temperature", self.temperature), 0.0, math.inf, "[)")
-        _check_range("top_k", _number("top_k", self.top_k, integer=True), 0, math.inf, "[)")
+        _check_range("top_k", _number("top_k", self.top_k, integer=True), -1, math.inf, "[)")
         _check_range("top_p", _number("top_p", self.top_p), 0.0, 1.0, "(]")
         _check_range("min_p", _number("min_p", self.min_p), 0.0, 1.0, "[]")
         _check_range("typical_p", _number("typical_p", self.typical_p), 0.0, 1.0, "(]")
         _check_range("epsilon_cutoff", _number("epsilon_cutoff", self.epsilon_cutoff), 0.0, 1.0, "[)")
         _check_range("eta_cutoff", _number("eta_cutoff", self.eta_cutoff), 0.0, 1.0, "[)")
         object.__setattr__(self, "top_k", int(self.top_k))
+        if self.order == "transformers" and self.top_k < 0:
+            raise ValueError("top_k must be 0 (off) or a positive integer for the transformers order, got -1")
+        if self.order == "vllm" and self.temperature > vllm.MAX_TEMPERATURE:
+            raise ValueError(
+                f"temperature must be in [0, {vllm.MAX_TEMPERATURE:g}] for the vllm order (vLLM's SamplingParams "
+                f"refuses a higher one), got {self.temperature!r}"
+            )
         for name in OFF:
             if getattr(self, name) != OFF[name] and name not in SUPPORTED[self.order]:
                 raise ValueError(
@@ -103,16 +114,16 @@ class SamplingConfig:
 
     @property
     def greedy(self) -> bool:
-        """True when this config picks the most likely token instead of sampling."""
-        threshold = 1e-5 if self.order == "vllm" else 0.0
-        return self.temperature <= threshold
+        """True when this config picks the most likely token instead of sampling (temperature 0;
+        vLLM raises any other temperature below 0.01 to 0.01)."""
+        return self.temperature == 0
 
     def active(self) -> dict[str, float]:
         """The settings that change anything, in field order (temperature 1 is a no-op)."""
         return {
             field.name: getattr(self, field.name)
             for field in fields(self)
-            if field.name != "order" and getattr(self, field.name) != OFF.get(field.name, 1.0)
+            if field.name != "order" and not _is_off(field.name, getattr(self, field.name))
         }
 
     def with_values(self, **changes: Any) -> SamplingConfig:

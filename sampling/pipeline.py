@@ -1,10 +1,7 @@
 """`apply()`: the sampling stages of an engine, in that engine's order, with a trace of each stage.
 
-Every stage has one interface, as in llama.cpp's sampler chain: a function from 2-D float logits
-to logits of the same shape, with ``-inf`` where a token was removed. The chain is an ordered list.
-The transformers and vLLM stages are transformers' own warpers (vLLM's rules for temperature,
-min_p, top_k and top_p cut the same sets as them); the llama.cpp stages are written here because
-no Python library exposes them.
+Each engine's stages live in `sampling.engines`; here they are run, recorded and explained. Every
+engine works on float32 logits, so `apply` does too, whatever the input dtype.
 """
 
 from __future__ import annotations
@@ -14,30 +11,22 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import torch
-from transformers.generation.logits_process import (
-    EpsilonLogitsWarper,
-    EtaLogitsWarper,
-    LogitsProcessor,
-    MinPLogitsWarper,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-    TypicalLogitsWarper,
-)
 
+from sampling import engines
 from sampling.config import SamplingConfig
+from sampling.engines import REMOVED, LlamaCppChoice
 
-Transform = Callable[[torch.Tensor], torch.Tensor]
-REMOVED = float("-inf")
-
-
-@dataclass(frozen=True)
-class Step:
-    """One stage of a chain: its name, its setting and what it does to a [batch, vocab] tensor."""
-
-    name: str
-    value: float
-    transform: Transform
+TIE_RULES: dict[str, str] = {
+    "transformers": "transformers keeps every token tied with the k-th at top_k; top_p and typical cut "
+    "tied tokens by their place in torch.sort's order; greedy takes the lowest id",
+    "vllm": "vLLM's PyTorch path (CPU) keeps every token tied with the k-th at top_k and greedy takes "
+    "the lowest id; on GPUs its Triton top-k/top-p kernel keeps exactly k, lowest ids first, and "
+    "FlashInfer samples by rejection without cutting",
+    "llama.cpp": "llama.cpp keeps exactly k at top_k; which tied tokens survive is decided by "
+    "std::partial_sort (k <= 128) or its bucket sort, not by token id; greedy keeps the first maximum "
+    "in the candidates' current order",
+}
+"""How each engine breaks a tie at a cut: the one place this is documented."""
 
 
 @dataclass(frozen=True)
@@ -45,13 +34,15 @@ class Stage:
     """The logits before and after one stage, and what a viewer needs to understand the cut.
 
     ``probs``, ``kept`` and ``details`` are computed on first use, so that sampling, which only
-    needs the final distribution, pays nothing for the trace.
+    needs the final distribution, pays nothing for the trace. ``note`` says where the engine ran
+    the stage with another value than the one configured (vLLM raises a tiny temperature, ...).
     """
 
     name: str
     value: float
     logits_in: torch.Tensor
     logits: torch.Tensor
+    note: str = ""
 
     @cached_property
     def probs(self) -> torch.Tensor:
@@ -65,18 +56,23 @@ class Stage:
 
     @cached_property
     def details(self) -> dict[str, torch.Tensor | float]:
-        """Stage-specific figures: thresholds, the sorted cumulative curve for top_p, ..."""
+        """Stage-specific figures: thresholds, the sorted cumulative curve for top_p, and ``ties``
+        (see `ties_at_cut`) for every stage that removes tokens."""
         explain = _EXPLAINERS.get(self.name)
-        return explain(self) if explain else {}
+        figures = explain(self) if explain else {}
+        if self.name != "temperature" or self.value <= 0:
+            figures["ties"] = ties_at_cut(self)
+        return figures
 
 
 @dataclass(frozen=True)
 class Trace:
-    """What `apply` did: the input logits (as float32 or float64) and every stage applied."""
+    """What `apply` did: the float32 input logits, every stage applied, and what computed them."""
 
     config: SamplingConfig
     logits: torch.Tensor
     stages: tuple[Stage, ...]
+    implementation: str = ""
 
     @cached_property
     def raw_probs(self) -> torch.Tensor:
@@ -100,11 +96,13 @@ class Trace:
         return next((stage for stage in self.stages if stage.name == name), None)
 
 
-def apply(logits: torch.Tensor, config: SamplingConfig) -> Trace:
+def apply(logits: torch.Tensor, config: SamplingConfig, *, llama_cpp: LlamaCppChoice = "auto") -> Trace:
     """Run the stages that ``config`` enables, in its engine's order.
 
-    ``logits`` is ``[vocab]`` or ``[batch, vocab]`` in any float dtype; the math runs in float32
-    (float64 input stays float64) and the input is never modified.
+    ``logits`` is ``[vocab]`` or ``[batch, vocab]`` in any float dtype; the math runs in float32,
+    as in every engine, and the input is never modified. ``llama_cpp`` picks what computes the
+    llama.cpp order: ``"auto"`` (llama.cpp itself when llama-cpp-python is installed, else the
+    port), ``"native"`` or ``"port"``.
 
     >>> trace = apply(torch.tensor([2.0, 1.0, 0.0, -1.0]), SamplingConfig(top_k=2))
     >>> [stage.name for stage in trace.stages], trace.kept.tolist()
@@ -117,20 +115,29 @@ def apply(logits: torch.Tensor, config: SamplingConfig) -> Trace:
             "logits must be a floating-point tensor of shape [vocab] or [batch, vocab], got "
             f"{getattr(logits, 'dtype', type(logits).__name__)} of shape {tuple(getattr(logits, 'shape', ()))}"
         )
-    inputs = logits if logits.dtype == torch.float64 else logits.float()
+    inputs = logits.float()
     check_finite(inputs)
-    scores, stages = inputs, []
-    for step in chain(config, inputs.device):
-        processed = step.transform(scores.reshape(-1, scores.shape[-1])).view(scores.shape)
-        stages.append(Stage(step.name, step.value, scores, processed))
+    outputs = engines.run(inputs.reshape(-1, inputs.shape[-1]), config.order, config.active(),
+                          config.temperature, llama_cpp)
+    stages, scores = [], inputs
+    for output in outputs:
+        processed = output.logits.view(inputs.shape)
+        stages.append(Stage(output.name, output.value, scores, processed, output.note))
         scores = processed
-    return Trace(config, inputs, tuple(stages))
+    return Trace(config, inputs, tuple(stages), engines.implementation(config.order, llama_cpp))
+
+
+def chain(config: SamplingConfig) -> list[str]:
+    """The names of the stages ``config`` runs, in its engine's order."""
+    if config.greedy and config.order != "llama.cpp":
+        return ["greedy"]
+    active = config.active()
+    return [name for name in engines.ORDERS[config.order] if name in active]
 
 
 def check_finite(logits: torch.Tensor) -> None:
     """Refuse NaN, +inf, and rows where every token is already removed (nothing left to sample)."""
-    row_max = logits.amax(dim=-1)
-    if not bool(torch.isfinite(row_max).all()):
+    if bool(torch.isnan(logits).any()) or not bool(torch.isfinite(logits.amax(dim=-1)).all()):
         raise ValueError(
             "logits contain NaN or +inf, or a row with every value -inf; the model's output is not "
             "usable (fp16 overflow is a common cause: try float32)"
@@ -153,116 +160,38 @@ def sample(probs: torch.Tensor, n: int, seed: int | torch.Generator) -> torch.Te
     return torch.multinomial(probs.float(), n, replacement=True, generator=generator)
 
 
-STAGE_ORDER: dict[str, tuple[str, ...]] = {
-    "transformers": ("temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"),
-    "vllm": ("temperature", "min_p", "top_k", "top_p"),
-    "llama.cpp": ("top_k", "typical_p", "top_p", "min_p", "temperature"),
-}
+def ties_at_cut(stage: Stage) -> dict[str, torch.Tensor]:
+    """Where a stage's cut falls inside a group of exactly tied logits, per row.
 
-
-def chain(config: SamplingConfig, device: torch.device | str = "cpu") -> list[Step]:
-    """The ordered stages ``config`` enables for its engine."""
-    if config.greedy and config.order != "llama.cpp":
-        return [Step("greedy", 0.0, _greedy)]
-    active = config.active()
-    builders = _LLAMA_CPP_STAGES if config.order == "llama.cpp" else _WARPER_STAGES
-    return [
-        Step(name, active[name], builders[name](active[name], str(device)))
-        for name in STAGE_ORDER[config.order]
-        if name in active
-    ]
-
-
-def _warper(processor: LogitsProcessor) -> Transform:
-    # These warpers never read input_ids.
-    return lambda scores: processor(None, scores)
-
-
-def _greedy(scores: torch.Tensor) -> torch.Tensor:
-    best = scores.argmax(dim=-1, keepdim=True)
-    return torch.full_like(scores, REMOVED).scatter(-1, best, scores.gather(-1, best))
-
-
-_WARPER_STAGES: dict[str, Callable[[float, str], Transform]] = {
-    "temperature": lambda value, device: _warper(TemperatureLogitsWarper(float(value))),
-    "top_k": lambda value, device: _warper(TopKLogitsWarper(top_k=int(value))),
-    "top_p": lambda value, device: _warper(TopPLogitsWarper(top_p=float(value))),
-    "min_p": lambda value, device: _warper(MinPLogitsWarper(min_p=float(value))),
-    "typical_p": lambda value, device: _warper(TypicalLogitsWarper(mass=float(value))),
-    "epsilon_cutoff": lambda value, device: _warper(EpsilonLogitsWarper(epsilon=float(value))),
-    "eta_cutoff": lambda value, device: _warper(EtaLogitsWarper(epsilon=float(value), device=device)),
-}
-
-
-def _keep_sorted(scores: torch.Tensor, order: torch.Tensor, keep_in_order: torch.Tensor) -> torch.Tensor:
-    """Apply a keep-mask expressed in sorted order back onto ``scores``."""
-    keep = torch.zeros_like(keep_in_order).scatter(-1, order, keep_in_order)
-    return scores.masked_fill(~keep, REMOVED)
-
-
-def _exclusive_cumsum(values: torch.Tensor) -> torch.Tensor:
-    """Mass strictly before each position, added up in the same sequence llama.cpp adds it."""
-    running = values.cumsum(dim=-1)
-    return torch.cat([torch.zeros_like(running[..., :1]), running[..., :-1]], dim=-1)
-
-
-def _llama_top_k(k: int) -> Transform:
-    def transform(scores: torch.Tensor) -> torch.Tensor:
-        # Exactly k, even among ties: the stable sort breaks ties by token id.
-        order = torch.sort(scores, dim=-1, descending=True, stable=True).indices
-        keep_in_order = torch.arange(scores.shape[-1], device=scores.device) < k
-        return _keep_sorted(scores, order, keep_in_order.expand_as(scores))
-
-    return transform
-
-
-def _llama_top_p(p: float) -> Transform:
-    def transform(scores: torch.Tensor) -> torch.Tensor:
-        sorted_probs, order = torch.sort(torch.softmax(scores, dim=-1), dim=-1, descending=True, stable=True)
-        # Keep each token until the running sum, including it, first reaches p.
-        keep_in_order = _exclusive_cumsum(sorted_probs) < p
-        keep_in_order[..., 0] = True
-        return _keep_sorted(scores, order, keep_in_order)
-
-    return transform
-
-
-def _llama_typical(mass: float) -> Transform:
-    def transform(scores: torch.Tensor) -> torch.Tensor:
-        log_probs = torch.log_softmax(scores, dim=-1)
-        probs = log_probs.exp()
-        entropy = -(probs * log_probs).nansum(dim=-1, keepdim=True)
-        surprise_gap = (-log_probs - entropy).abs()
-        order = torch.sort(surprise_gap, dim=-1, stable=True).indices
-        # Keep tokens until the running sum first exceeds the mass, that token included.
-        keep_in_order = _exclusive_cumsum(probs.gather(-1, order)) <= mass
-        keep_in_order[..., 0] = True
-        return _keep_sorted(scores, order, keep_in_order)
-
-    return transform
-
-
-def _llama_min_p(min_p: float) -> Transform:
-    def transform(scores: torch.Tensor) -> torch.Tensor:
-        # llama.cpp compares logits: logit >= max_logit + ln(min_p), i.e. p >= min_p * p_max.
-        threshold = scores.amax(dim=-1, keepdim=True) + torch.log(torch.tensor(min_p, dtype=scores.dtype))
-        return scores.masked_fill(scores < threshold, REMOVED)
-
-    return transform
-
-
-def _llama_temperature(temperature: float) -> Transform:
-    # llama.cpp treats temperature <= 0 as "keep only the most likely survivor".
-    return _greedy if temperature <= 0 else (lambda scores: scores / temperature)
-
-
-_LLAMA_CPP_STAGES: dict[str, Callable[[float, str], Transform]] = {
-    "top_k": lambda value, device: _llama_top_k(int(value)),
-    "typical_p": lambda value, device: _llama_typical(value),
-    "top_p": lambda value, device: _llama_top_p(value),
-    "min_p": lambda value, device: _llama_min_p(value),
-    "temperature": lambda value, device: _llama_temperature(value),
-}
+    ``tied``: how many of the tokens entering the stage share the tied logit (0: the cut split no
+    tie); ``kept``: how many of them the stage kept; ``logit``: the tied value. A cut splits a tie
+    when it keeps some tokens of one logit value and removes others; top_k also reports a tie at the
+    k-th value that its engine resolved by keeping every tied token (more than k kept).
+    """
+    rows_in = stage.logits_in.reshape(-1, stage.logits_in.shape[-1])
+    rows_kept = stage.kept.reshape(rows_in.shape)
+    tied, kept, value = [], [], []
+    for logits_in, kept_row in zip(rows_in, rows_kept, strict=True):
+        alive = logits_in > REMOVED
+        removed_values = logits_in[alive & ~kept_row]
+        split = removed_values[torch.isin(removed_values, logits_in[kept_row])]
+        if len(split):
+            boundary = split.max()
+        elif stage.name == "top_k" and int(alive.sum()) > int(stage.value) > 0:
+            kth, next_one = torch.topk(logits_in, int(stage.value) + 1).values[-2:]
+            boundary = kth if kth == next_one else None
+        else:
+            boundary = None
+        at_boundary = (logits_in == boundary) & alive if boundary is not None else torch.zeros_like(alive)
+        tied.append(int(at_boundary.sum()))
+        kept.append(int((at_boundary & kept_row).sum()))
+        value.append(float(boundary) if boundary is not None else float("nan"))
+    shape = stage.logits_in.shape[:-1]
+    return {
+        "tied": torch.tensor(tied).reshape(shape),
+        "kept": torch.tensor(kept).reshape(shape),
+        "logit": torch.tensor(value).reshape(shape),
+    }
 
 
 def _explain_temperature(stage: Stage) -> dict[str, torch.Tensor | float]:

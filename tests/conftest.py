@@ -17,3 +17,10 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from summary import LINES
+
+    for line in LINES:
+        terminalreporter.write_line(line)

@@ -30,13 +30,13 @@ def assert_matches_per_cell(logits: torch.Tensor, grids: Grids) -> pd.DataFrame:
     for row in results.itertuples():
         expected_entropy, expected_kept = per_cell(logits, row)
         assert row.tokens_kept == expected_kept, row
-        assert row.entropy_bits == pytest.approx(expected_entropy, abs=1e-6), row
+        assert row.entropy_bits == pytest.approx(expected_entropy, abs=1e-5), row  # float32, as the engines
     return results
 
 
 def test_random_logits_match_apply_cell_by_cell():
     generator = torch.Generator().manual_seed(0)
-    logits = (torch.randn(4, 700, generator=generator) * torch.tensor([[0.5], [2.0], [4.0], [8.0]])).double()
+    logits = (torch.randn(4, 700, generator=generator) * torch.tensor([[0.5], [2.0], [4.0], [8.0]]))
     logits[0, :50] = 3.0  # ties
     results = assert_matches_per_cell(logits, SMALL_GRIDS)
     assert set(results["sweep"]) == {"temperature", "top_p", "top_k", "min_p", "joint"}
@@ -46,7 +46,7 @@ def test_random_logits_match_apply_cell_by_cell():
 def test_bundled_model_logits_match_apply_cell_by_cell():
     handle = load_model("fortune-small")
     prompts = [prompt.text for prompt in read_prompts()[::25]]
-    logits = torch.stack([handle.next_token_logits(prompt).logits for prompt in prompts]).double()
+    logits = torch.stack([handle.next_token_logits(prompt).logits for prompt in prompts])
     assert_matches_per_cell(logits, SMALL_GRIDS)
 
 

@@ -1,0 +1,105 @@
+"""vLLM's sampler (V1, 0.33.0) on its PyTorch path: the path vLLM takes on a CPU, and on GPUs
+where neither its Triton kernel nor FlashInfer is used.
+
+vLLM cannot be installed beside the CPU build of torch, so its rules are transcribed here, each
+from the file named beside it, and checked by hand-worked tests:
+
+- ``sampling_params.py``: 0 < T < 0.01 is raised to 0.01 (``_MAX_TEMP``, with a warning); only
+  T = 0 is greedy (``_SAMPLING_EPS`` = 1e-5 after that raise); T > 2 is an error; top_k 0 or -1
+  is off; greedy resets top_p, top_k and min_p.
+- ``v1/worker/gpu_input_batch.py``: top_p and min_p are stored as float32 (0.99999999 becomes 1);
+  top_p runs when the request's own value is below 1; top_k runs when 0 < k < vocabulary.
+- ``v1/sample/sampler.py``: float32 logits, temperature by float32 division, then min_p, then
+  top_k and top_p; greedy is the argmax of the logits before temperature.
+- ``v1/sample/logits_processor/builtin.py`` (``MinPLogitsProcessor``): removes
+  ``p < p_max * min_p`` in float32.
+- ``v1/sample/ops/topk_topp_sampler.py`` (``apply_top_k_top_p_pytorch``, ``apply_top_k_only``):
+  top_k removes logits strictly below the k-th largest, so every tie with the k-th is kept; top_p
+  sorts ascending, removes ``cumsum(softmax) <= 1 - p`` computed as float32 ``1 - p``, and always
+  keeps the largest.
+
+On GPUs vLLM breaks ties differently (see ``TIE_RULES`` in `sampling.pipeline`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from sampling.engines.base import REMOVED, Step, Transform, greedy
+
+VERSION = "0.33.0"
+IMPLEMENTATION = f"vLLM {VERSION}: its PyTorch (CPU) path, transcribed"
+ORDER = ("temperature", "min_p", "top_k", "top_p")
+MIN_TEMPERATURE = 0.01
+"""``_MAX_TEMP`` in vLLM's ``sampling_params.py``: any 0 < T below it is raised to it."""
+MAX_TEMPERATURE = 2.0
+"""``SamplingParams`` refuses a higher temperature."""
+
+
+def _float32(value: float, like: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(value, dtype=torch.float32, device=like.device)
+
+
+def _temperature(value: float) -> Transform:
+    return lambda logits: logits / _float32(value, logits)
+
+
+def _min_p(value: float) -> Transform:
+    def transform(logits: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(logits, dim=-1)
+        threshold = probs.amax(dim=-1, keepdim=True) * _float32(value, logits)
+        return logits.masked_fill(probs < threshold, REMOVED)
+
+    return transform
+
+
+def _top_k(value: float) -> Transform:
+    k = int(value)
+
+    def transform(logits: torch.Tensor) -> torch.Tensor:
+        if k >= logits.shape[-1]:
+            return logits
+        kth_largest = logits.topk(k, dim=-1).values[..., -1:]
+        return logits.masked_fill(logits < kth_largest, REMOVED)
+
+    return transform
+
+
+def _top_p(value: float) -> Transform:
+    def transform(logits: torch.Tensor) -> torch.Tensor:
+        ascending, order = logits.sort(dim=-1, descending=False)
+        cumulative = ascending.softmax(dim=-1).cumsum(dim=-1)
+        remove = cumulative <= 1 - _float32(value, logits)
+        remove[..., -1] = False
+        ascending = ascending.masked_fill(remove, REMOVED)
+        return ascending.scatter(-1, order, ascending)
+
+    return transform
+
+
+STAGES: dict[str, Callable[[float], Transform]] = {
+    "temperature": _temperature,
+    "min_p": _min_p,
+    "top_k": _top_k,
+    "top_p": _top_p,
+}
+
+
+def steps(active: dict[str, float], temperature: float) -> list[Step]:
+    """vLLM's stages for the settings ``active`` switches on. Greedy (T = 0) ignores the filters,
+    as vLLM resets them; a tiny temperature runs as 0.01."""
+    if temperature == 0:
+        return [Step("greedy", 0.0, greedy)]
+    values, notes = dict(active), {}
+    if "top_p" in values and float(torch.tensor(values["top_p"], dtype=torch.float32)) == 1:
+        notes["top_p"] = f"vLLM stores top_p as float32: {values['top_p']!r} becomes 1"
+    if "temperature" in values and values["temperature"] < MIN_TEMPERATURE:
+        notes["temperature"] = f"vLLM raises temperature {values['temperature']:g} to {MIN_TEMPERATURE:g}"
+        values["temperature"] = MIN_TEMPERATURE
+    return [
+        Step(name, values[name], STAGES[name](values[name]), notes.get(name, ""))
+        for name in ORDER
+        if name in values
+    ]

@@ -1,0 +1,127 @@
+"""The hand-written llama.cpp chain against llama.cpp's own samplers (llama-cpp-python).
+
+The kept sets must agree except where the only difference is which of exactly tied tokens
+survive, or where llama.cpp's typical sampler computes a NaN entropy (a candidate of probability
+0) and keeps an almost arbitrary set. Every such case is counted and shown in pytest's summary.
+"""
+
+import math
+import os
+import random
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from sampling import SamplingConfig, apply
+from sampling.engines import llama_cpp
+from sampling.engines.llama_cpp import native_module
+from summary import report
+
+CASES = 2400
+DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+if native_module() is None:
+    if os.environ.get("REQUIRE_LLAMA_CPP") == "1":
+        raise RuntimeError("REQUIRE_LLAMA_CPP=1 but llama-cpp-python is not installed (requirements-llama.txt)")
+    pytest.skip("llama-cpp-python is not installed (pip install -r requirements-llama.txt)", allow_module_level=True)
+
+
+def random_logits(rng: random.Random, torch_rng: torch.Generator) -> torch.Tensor:
+    roll = rng.random()
+    if roll < 0.08:
+        vocab = rng.choice([1, 2])
+    elif roll < 0.1:
+        vocab = 152_064
+    else:
+        vocab = round(math.exp(rng.uniform(math.log(3), math.log(5_000))))
+    shape = (vocab,) if rng.random() < 0.6 or vocab > 20_000 else (rng.randint(2, 3), vocab)
+    logits = torch.randn(shape, generator=torch_rng) * math.exp(rng.uniform(math.log(0.1), math.log(12)))
+    if rng.random() < 0.3:
+        logits = (logits * 2).round() / 2  # many exact ties
+    if rng.random() < 0.15 and vocab > 1:
+        removed = torch.rand(shape, generator=torch_rng) < 0.3
+        removed[..., 0] = False
+        logits = logits.masked_fill(removed, -math.inf)
+    return logits.to(rng.choice(DTYPES)).float()
+
+
+def float32_running_sum_at(logits: torch.Tensor, rng: random.Random) -> float:
+    """A top_p equal to one of the float32 running sums llama.cpp computes: an exact boundary."""
+    row = logits.reshape(-1, logits.shape[-1])[0].numpy().astype(np.float32)
+    probs = np.sort(np.exp((row - row.max()).astype(np.float64)).astype(np.float32))[::-1]
+    probs = probs / np.cumsum(probs, dtype=np.float32)[-1]
+    return float(np.cumsum(probs, dtype=np.float32)[rng.randrange(len(probs))])
+
+
+def random_config(rng: random.Random, logits: torch.Tensor) -> SamplingConfig:
+    on = lambda chance: rng.random() < chance  # noqa: E731
+    vocab = logits.shape[-1]
+    if on(0.2):
+        top_p = min(max(float32_running_sum_at(logits, rng), 1e-6), 1.0)
+    else:
+        top_p = rng.uniform(0.05, 0.99) if on(0.5) else 1.0
+    return SamplingConfig(
+        order="llama.cpp",
+        temperature=rng.choice([0.0, rng.uniform(0.1, 3.0)]) if on(0.6) else 1.0,
+        top_k=rng.randint(1, vocab + 3) if on(0.5) else 0,
+        top_p=top_p,
+        min_p=rng.uniform(0.001, 0.6) if on(0.4) else 0.0,
+        typical_p=rng.uniform(0.1, 0.99) if on(0.3) else 1.0,
+    )
+
+
+def kept_logits(trace, row: int) -> list[float]:
+    vocab = trace.logits.shape[-1]
+    return sorted(trace.logits.reshape(-1, vocab)[row][trace.kept.reshape(-1, vocab)[row]].tolist())
+
+
+def nan_entropy_at_typical(logits: torch.Tensor, config: SamplingConfig, row: int) -> bool:
+    """llama.cpp's typical entropy is NaN when a candidate entering it has probability 0 in float32:
+    rebuild the candidates array typical receives (only top_k runs before it)."""
+    if config.typical_p == 1:
+        return False
+    values = logits.reshape(-1, logits.shape[-1])[row].numpy()
+    candidates = llama_cpp.Candidates(np.arange(len(values)), values.astype(np.float32))
+    llama_cpp.PORTED["top_k"](candidates, config.top_k)
+    candidates.keep(np.argsort(-candidates.logits, kind="stable"), True)
+    return bool((llama_cpp._softmax(candidates) == 0).any())
+
+
+def test_native_and_hand_written_chains_agree_on_random_cases():
+    rng = random.Random(20261126)
+    torch_rng = torch.Generator().manual_seed(20261126)
+    outcomes: Counter[str] = Counter()
+    covered = Counter()
+    for case in range(CASES):
+        logits = random_logits(rng, torch_rng)
+        config = random_config(rng, logits)
+        native = apply(logits, config, llama_cpp="native")
+        ported = apply(logits, config, llama_cpp="port")
+        assert "llama-cpp-python" in native.implementation and "port" in ported.implementation
+        rows_native = native.kept.reshape(-1, logits.shape[-1])
+        rows_ported = ported.kept.reshape(-1, logits.shape[-1])
+        for row in range(rows_native.shape[0]):
+            if torch.equal(rows_native[row], rows_ported[row]):
+                outcome = "identical"
+            elif kept_logits(native, row) == kept_logits(ported, row):
+                outcome = "differ only among tied tokens"
+            elif nan_entropy_at_typical(logits, config, row):
+                outcome = "differ where llama.cpp's typical entropy is NaN"
+            else:
+                outcome = "differ otherwise"
+            outcomes[outcome] += 1
+            assert outcome != "differ otherwise", f"case {case} row {row}: {config}, shape {tuple(logits.shape)}"
+        covered["vocab 1"] += logits.shape[-1] == 1
+        covered["vocab 2"] += logits.shape[-1] == 2
+        covered["vocab 152064"] += logits.shape[-1] == 152_064
+        covered["batched"] += logits.dim() == 2
+        covered["-inf"] += bool(torch.isinf(logits).any())
+        covered["ties"] += logits.unique().numel() < logits.numel()
+        covered["greedy"] += config.temperature == 0
+    report(
+        f"llama.cpp native vs hand-written, {CASES} cases ({sum(outcomes.values())} rows): "
+        + ", ".join(f"{count} {outcome}" for outcome, count in outcomes.most_common())
+    )
+    assert all(covered[name] > 0 for name in ("vocab 1", "vocab 2", "vocab 152064", "batched", "-inf", "ties", "greedy"))
