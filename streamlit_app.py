@@ -18,8 +18,8 @@ import pandas as pd
 import streamlit as st
 
 import sampling
-from app import charts, state, tables
-from app.html import continuation_html, prompt_html
+from app import charts, notices, state, tables
+from app.html import continuation_html, escape_markdown, prompt_html
 from app.settings import read_settings
 from app.slots import ModelSlots, shared_slots
 from app.text import t
@@ -107,6 +107,13 @@ def panel_chart_specs(name: str, prompt: str, config: sampling.SamplingConfig, t
         charts.cumulative_chart(curve, threshold, cutoff, handle.vocab_size),
     )
     return [chart.to_dict(validate=False) for chart in built]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def panel_notices(name: str, prompt: str, config: sampling.SamplingConfig, lang: str) -> list[str]:
+    """What the engine changed in the setting and where a cut split tied logits, one line each."""
+    trace = sampling.apply(cached_next_token(name, prompt).logits, config)
+    return [t(lang, "computed_by", implementation=trace.implementation), *notices.stage_notices(trace, lang)]
 
 
 def init_state() -> None:
@@ -343,6 +350,8 @@ def main() -> None:
             if configs[panel].greedy:
                 st.caption(t(lang, "greedy_note"))
             metric_row(metrics.summary(traces[panel]), lang)
+            for line in panel_notices(name, prompt, configs[panel], lang):
+                st.caption(escape_markdown(line))
             specs = panel_chart_specs(name, prompt, configs[panel], st.session_state["top_n"])
             for key, spec in zip(("chart_top", "chart_stages", "chart_cumulative"), specs, strict=True):
                 st.markdown(f"**{t(lang, key)}**", help=t(lang, f"{key}_help"))

@@ -4,6 +4,8 @@ and only here; the page shows the result with `st.html`, never with raw markdown
 from __future__ import annotations
 
 import html
+import re
+import string
 from collections.abc import Sequence
 
 from sampling.models import Continuation
@@ -43,3 +45,12 @@ def prompt_html(labels: Sequence[str], ids: Sequence[int]) -> str:
     """The prompt's tokens as chips, each with its id as a tooltip."""
     chips = [_chip(label, f"id {token_id}", "#eef") for label, token_id in zip(labels, ids, strict=True)]
     return f'<div style="line-height:1.9;font-family:monospace">{"".join(chips)}</div>'
+
+
+_MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` for a Streamlit element that renders markdown, shown literally: every ASCII
+    punctuation character is backslash-escaped, as CommonMark allows."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sampling.pipeline import TIE_RULES
+
 TEXT: dict[str, dict[str, str]] = {
     "title": {"en": "How sampling shapes what a model writes", "zh": "采样参数如何塑造模型的输出"},
     "intro": {
@@ -174,6 +176,28 @@ TEXT: dict[str, dict[str, str]] = {
     "whitespace_prompt": {
         "en": "The prompt is only whitespace: the model continues from those whitespace tokens.",
         "zh": "提示词只有空白字符：模型从这些空白词元继续。",
+    },
+    "computed_by": {"en": "Computed by {implementation}.", "zh": "计算方式：{implementation}。"},
+    "note_temperature": {"en": "", "zh": "vLLM 把温度 {given:g} 提高到 {used:g}"},
+    "note_top_p": {"en": "", "zh": "{engine} 以 float32 保存 top_p：{given} 等于 1，top_p 不起作用"},
+    "tie_notice": {
+        "en": "{stage}: the cut falls inside {tied} tokens tied at logit {logit:.4g}; {kept} of them kept. {rule}.",
+        "zh": "{stage}：截断落在 {tied} 个 logit 同为 {logit:.4g} 的词元之间，保留了其中 {kept} 个。{rule}。",
+    },
+    "tie_rule_transformers": {
+        "en": TIE_RULES["transformers"],
+        "zh": "transformers 的 top_k 保留所有与第 k 个并列的词元；top_p 和 typical 按 torch.sort 的顺序切开并列的词元；"
+        "贪心取编号最小的词元",
+    },
+    "tie_rule_vllm": {
+        "en": TIE_RULES["vllm"],
+        "zh": "vLLM 的 PyTorch 路径（CPU）在 top_k 保留所有与第 k 个并列的词元，贪心取编号最小的；"
+        "在 GPU 上它的 Triton 内核正好保留 k 个（编号小的优先），FlashInfer 用拒绝采样而不截断",
+    },
+    "tie_rule_llama.cpp": {
+        "en": TIE_RULES["llama.cpp"],
+        "zh": "llama.cpp 的 top_k 正好保留 k 个；保留哪些并列的词元由 std::partial_sort（k ≤ 128）或它的分桶排序决定，"
+        "与词元编号无关；贪心保留候选数组当前顺序中的第一个最大值",
     },
     "greedy_note": {
         "en": "Temperature 0 is greedy decoding: the most likely token every time; top_p and the other filters "

@@ -146,6 +146,28 @@ def pipeline(device: str) -> Figure:
                   f"apply {1000 * ours:.0f} ms, transformers {1000 * theirs:.0f} ms ({device}), same kept sets")
 
 
+def llama_cpp_pipeline() -> list[Figure]:
+    """The llama.cpp order on one Qwen-sized row: llama.cpp's own samplers against the NumPy port."""
+    from sampling.engines.llama_cpp import native_module
+
+    if native_module() is None:
+        return [Figure("3b. llama.cpp order, native vs port", "n/a", "<= 2x", False,
+                       "llama-cpp-python is not installed (pip install -r requirements-llama.txt)")]
+    row = torch.randn(152_064, generator=torch.Generator().manual_seed(0)) * 3
+    figures = []
+    for label, config in (
+        ("llama.cpp defaults", SamplingConfig(order="llama.cpp", temperature=0.8, top_k=40, top_p=0.95, min_p=0.05)),
+        ("top_p 0.9, T 0.7", SamplingConfig(order="llama.cpp", top_p=0.9, temperature=0.7)),
+        ("typical 0.9", SamplingConfig(order="llama.cpp", typical_p=0.9)),
+    ):
+        native = best_of(lambda config=config: apply(row, config, llama_cpp="native").probs, repeats=15)
+        port = best_of(lambda config=config: apply(row, config, llama_cpp="port").probs, repeats=15)
+        figures.append(Figure(f"3b. llama.cpp order, native vs port, {label}", f"{native / port:.2f}x", "<= 2x",
+                              native <= 2 * port,
+                              f"one row of 152,064: native {1000 * native:.1f} ms, port {1000 * port:.1f} ms"))
+    return figures
+
+
 def sweep() -> Figure:
     """The vectorised sweep against looping `apply` over a 20 × 20 temperature × top_p grid (CPU)."""
     from sampling.sweep import Grids, sweep_logits
@@ -264,7 +286,7 @@ def memory(sessions: int = 8) -> Figure:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    choices = ["slider", "cold", "pipeline", "sweep", "generation", "memory"]
+    choices = ["slider", "cold", "pipeline", "llama", "sweep", "generation", "memory"]
     parser.add_argument("--only", nargs="+", choices=choices, default=choices)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="auto")
@@ -273,6 +295,7 @@ def main() -> None:
         "slider": lambda: [slider_response()],
         "cold": lambda: [cold_start()],
         "pipeline": lambda: [pipeline(args.device)],
+        "llama": llama_cpp_pipeline,
         "sweep": lambda: [sweep()],
         "generation": lambda: generation(args.device, args.dtype),
         "memory": lambda: [memory()],

@@ -70,3 +70,25 @@ def test_bf16_rows_of_a_qwen_sized_vocabulary_tie_at_k_40():
             assert bool((trace.kept.sum(dim=-1)[tied >= 2] > 40).all())
         else:
             assert bool((trace.kept.sum(dim=-1) == 40).all())
+
+
+def test_the_panel_says_so_in_one_line_per_tied_cut():
+    from app.notices import stage_notices
+
+    trace = apply(torch.tensor([0.0, 1.0, 1.0, 2.0]), SamplingConfig(top_k=2, order="llama.cpp"), llama_cpp="port")
+    (line,) = stage_notices(trace, "en")
+    assert line.startswith("top_k: the cut falls inside 2 tokens tied at logit 1; 1 of them kept.")
+    assert "std::partial_sort" in line
+    (line,) = stage_notices(trace, "zh")
+    assert line.startswith("top_k：截断落在 2 个 logit 同为 1 的词元之间，保留了其中 1 个。")
+    bf16_row = (torch.randn(152_064, generator=torch.Generator().manual_seed(7)) * 2).to(torch.bfloat16)
+    (line,) = stage_notices(apply(bf16_row, SamplingConfig(top_k=40)), "en")
+    assert line.startswith("top_k: the cut falls inside") and "keeps every token tied with the k-th" in line
+
+
+def test_the_engines_own_changes_are_said_too():
+    from app.notices import stage_notices
+
+    trace = apply(torch.tensor([1.0, 0.999, -2.0]), SamplingConfig(temperature=0.001, order="vllm"))
+    assert stage_notices(trace, "en") == ["vLLM raises temperature 0.001 to 0.01"]
+    assert stage_notices(trace, "zh") == ["vLLM 把温度 0.001 提高到 0.01"]
