@@ -1,98 +1,147 @@
-"""Altair charts: a DataFrame from `app.tables` in, an `alt.Chart` out. No Streamlit here.
+"""Vega-Lite charts of a panel: a DataFrame from `app.tables` in, a spec and its named datasets out.
+No Streamlit here.
 
-Charts of panel A and B take the same scale arguments so they compare at a glance.
+Each spec reads its rows from named datasets (``{"data": {"name": "tokens"}}``) and holds nothing
+that a slider changes: every scale has a fixed domain, every layer is always present, and row
+orders depend only on the model and the prompt. Moving a slider therefore sends new rows under the
+same names, and the browser updates the drawn chart in place instead of building it again. Charts of
+panel A and B take the same scale arguments, so they compare at a glance.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import altair as alt
 import pandas as pd
 
 KEPT_COLOR = "#3b6fb6"
 REMOVED_COLOR = "#c8c8c8"
+REMOVED_ROW_COLOR = "#ececec"
 THRESHOLD_COLOR = "#d1495b"
 PROBABILITY_FORMAT = ".4f"
+ROW_STEP = 20
+"""Pixels per token row: room for a 12 px label, so no label is ever dropped for overlap."""
+LABEL_LIMIT = 150
 
-
-# Kept and removed tokens by a data field rather than a condition: the same picture, cheaper to build.
 KEPT_SCALE = alt.Scale(domain=[True, False], range=[KEPT_COLOR, REMOVED_COLOR])
+# A square-root scale keeps small probabilities visible next to large ones; fixed from 0 to 1.
+PROBABILITY_SCALE = {"type": "sqrt", "domain": [0, 1], "nice": False}
 
 
-def _token_tooltip(*extra: alt.Tooltip) -> list[alt.Tooltip]:
-    return [alt.Tooltip("label:N", title="token"), alt.Tooltip("token_id:Q", title="id"), *extra]
+@dataclass(frozen=True)
+class ChartSpec:
+    """A Vega-Lite spec without data, and the rows of each dataset it names."""
+
+    spec: dict
+    datasets: dict[str, pd.DataFrame]
+
+    def with_data(self) -> dict:
+        """The spec with its datasets attached, as `st.vega_lite_chart` takes it."""
+        return {**self.spec, "datasets": self.datasets}
 
 
-# Fixed scales make the charts of panel A and B comparable without knowing each other.
-PROBABILITY_SCALE = {"type": "sqrt", "domain": [0, 1]}
+def _spec(chart: alt.TopLevelMixin, datasets: dict[str, pd.DataFrame]) -> ChartSpec:
+    spec = chart.to_dict(validate=False)
+    spec.pop("datasets", None)
+    return ChartSpec(spec, datasets)
 
 
-def top_tokens_chart(tokens: pd.DataFrame) -> alt.LayerChart:
-    """Bars of the final probability of the top tokens; a tick at their raw probability.
+def _token_axis(labels: list[str], title: str | None = None) -> alt.Y:
+    return alt.Y("label:N", sort=labels, title=title, scale=alt.Scale(domain=labels),
+                 axis=alt.Axis(labelLimit=LABEL_LIMIT, labelOverlap=False, labelFontSize=12))
 
-    Removed tokens have no bar and a grey label row. The square-root scale keeps small
-    probabilities visible next to large ones.
+
+def _tooltip(*extra: alt.Tooltip, titles: dict[str, str]) -> list[alt.Tooltip]:
+    return [alt.Tooltip("label:N", title=titles["token"]), alt.Tooltip("token_id:Q", title=titles["id"]), *extra]
+
+
+def top_tokens_chart(tokens: pd.DataFrame, titles: dict[str, str], labels: list[str] | None = None) -> ChartSpec:
+    """Bars of the final probability of the top tokens, a tick at their raw (T = 1) probability,
+    and a grey band behind every row the pipeline removed.
+
+    ``tokens`` has one row per token (`app.tables.top_tokens`); ``labels`` fix the rows (by
+    default the tokens' labels in rank order). ``titles`` holds the axis and tooltip titles in the
+    page's language.
     """
-    # Layers union their domains and drop a sort by field: the order is given as a list.
-    base = alt.Chart(tokens).encode(
-        y=alt.Y("label:N", sort=tokens.sort_values("rank")["label"].tolist(), title=None,
-                axis=alt.Axis(labelLimit=160)),
-        tooltip=_token_tooltip(
-            alt.Tooltip("final_prob:Q", title="final p", format=PROBABILITY_FORMAT),
-            alt.Tooltip("raw_prob:Q", title="raw p (T=1)", format=PROBABILITY_FORMAT),
-            alt.Tooltip("kept:N", title="kept"),
+    labels = labels if labels is not None else tokens.sort_values("rank")["label"].tolist()
+    scale = alt.Scale(**PROBABILITY_SCALE)
+    base = alt.Chart(alt.NamedData("tokens")).encode(
+        y=_token_axis(labels),
+        tooltip=_tooltip(
+            alt.Tooltip("final_prob:Q", title=titles["final_p"], format=PROBABILITY_FORMAT),
+            alt.Tooltip("raw_prob:Q", title=titles["raw_p"], format=PROBABILITY_FORMAT),
+            alt.Tooltip("logit:Q", title=titles["logit"], format=".3f"),
+            alt.Tooltip("scaled_logit:Q", title=titles["scaled_logit"], format=".3f"),
+            alt.Tooltip("removed_by:N", title=titles["removed_by"]),
+            titles=titles,
         ),
     )
-    scale = alt.Scale(**PROBABILITY_SCALE)
-    bars = base.mark_bar().encode(
-        x=alt.X("final_prob:Q", scale=scale, title="probability (square-root scale)"),
+    removed_rows = base.transform_filter("!datum.kept").mark_rect(color=REMOVED_ROW_COLOR).encode(
+        x=alt.datum(0, scale=scale), x2=alt.datum(1))
+    bars = base.mark_bar(height={"band": 0.8}).encode(
+        x=alt.X("final_prob:Q", scale=scale, title=titles["probability_axis"]),
         color=alt.Color("kept:N", scale=KEPT_SCALE, legend=None),
     )
     raw_ticks = base.mark_tick(thickness=2, size=14, color="#222").encode(x=alt.X("raw_prob:Q", scale=scale))
-    return alt.layer(bars, raw_ticks).properties(height=alt.Step(16))
+    chart = alt.layer(removed_rows, bars, raw_ticks).properties(height=alt.Step(ROW_STEP))
+    return _spec(chart, {"tokens": tokens})
 
 
-def stages_chart(stages: pd.DataFrame) -> alt.LayerChart:
-    """A heat map, stage × token: how each stage reshapes the distribution and what it cuts."""
-    token_order = stages.drop_duplicates("rank").sort_values("rank")["label"].tolist()
-    stage_order = stages.drop_duplicates("stage_index").sort_values("stage_index")["stage"].tolist()
-    base = alt.Chart(stages).encode(
-        x=alt.X("label:N", sort=token_order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90)),
-        y=alt.Y("stage:N", sort=stage_order, title=None, axis=alt.Axis(labelLimit=140)),
-        tooltip=[alt.Tooltip("stage:N"), *_token_tooltip(alt.Tooltip("prob:Q", title="p", format=PROBABILITY_FORMAT))],
+def stages_chart(stages: pd.DataFrame, stage_names: list[str], labels: list[str],
+                 titles: dict[str, str]) -> ChartSpec:
+    """A heat map, token × stage: how each stage reshapes the distribution and what it cuts.
+
+    Tokens are rows, as in the top-tokens chart, so every token keeps its label at any width;
+    stages are columns in the engine's order (``stage_names``: the raw distribution, then each
+    stage that runs). Grey cells were cut at that stage or before.
+    """
+    base = alt.Chart(alt.NamedData("stages")).encode(
+        y=_token_axis(labels),
+        x=alt.X("stage:N", sort=stage_names, scale=alt.Scale(domain=stage_names), title=None,
+                # A fixed extent: the stage names' lengths never move the rows up or down.
+                axis=alt.Axis(orient="top", labelAngle=-40, labelLimit=90, labelOverlap=False,
+                              minExtent=64, maxExtent=64)),
+        tooltip=[alt.Tooltip("stage:N", title=titles["stage"]), alt.Tooltip("value:N", title=titles["setting"]),
+                 *_tooltip(alt.Tooltip("prob:Q", title=titles["p"], format=PROBABILITY_FORMAT), titles=titles)],
     )
-    kept = base.transform_filter("datum.kept").mark_rect(stroke="white", strokeWidth=0.5).encode(
-        color=alt.Color("prob:Q", scale=alt.Scale(**PROBABILITY_SCALE, scheme="blues"), title="p"),
+    cells = base.mark_rect(stroke="white", strokeWidth=0.5).encode(
+        color=alt.condition(
+            "datum.kept",
+            alt.Color("prob:Q", scale=alt.Scale(**PROBABILITY_SCALE, scheme="blues"), title=titles["p"],
+                      legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=160)),
+            alt.value(REMOVED_COLOR),
+        ),
     )
-    removed = base.transform_filter("!datum.kept").mark_rect(stroke="white", strokeWidth=0.5, color=REMOVED_COLOR)
-    return alt.layer(kept, removed).properties(height=alt.Step(22))
+    return _spec(cells.properties(height=alt.Step(ROW_STEP)), {"stages": stages})
 
 
-def cumulative_chart(curve: pd.DataFrame, threshold: float | None, cutoff_rank: int, vocab_size: int) -> alt.LayerChart:
-    """The sorted cumulative probability; top_p keeps every token up to the one that reaches it."""
-    # A log axis over the whole vocabulary shows the head, where top_p usually cuts, and the tail.
-    x = alt.X("rank:Q", scale=alt.Scale(type="log", domain=[1, max(vocab_size, 2)]),
-              title="tokens, most likely first (log scale)")
-    y = alt.Y("cumulative:Q", scale=alt.Scale(domain=[0, 1]), title="cumulative probability")
-    base = alt.Chart(curve.assign(cutoff=cutoff_rank, threshold=threshold))
+def cumulative_chart(curve: pd.DataFrame, cut: pd.DataFrame, vocab_size: int, titles: dict[str, str]) -> ChartSpec:
+    """The sorted cumulative probability; top_p keeps every token up to the one that reaches it.
+
+    The rank axis is logarithmic over the whole vocabulary, from 1 to ``vocab_size`` exactly in
+    every panel (no rounding to a "nice" end). ``cut`` holds at most one row: the cut-off rank and
+    the top_p threshold, drawn as a solid and a dashed rule; with no cut it is empty.
+    """
+    x_scale = alt.Scale(type="log", domain=[1, max(vocab_size, 2)], nice=False)
+    x = alt.X("rank:Q", scale=x_scale, title=titles["rank_axis"], axis=alt.Axis(format="~s"))
+    y = alt.Y("cumulative:Q", scale=alt.Scale(domain=[0, 1], nice=False), title=titles["cumulative_axis"])
+    base = alt.Chart(alt.NamedData("curve"))
     line = base.mark_line(color="#555", interpolate="step-after").encode(x=x, y=y)
     points = base.mark_circle(size=36).encode(
-        x=x,
-        y=y,
+        x=x, y=y,
         color=alt.Color("kept:N", scale=KEPT_SCALE, legend=None),
-        tooltip=[
-            alt.Tooltip("rank:Q"),
-            *_token_tooltip(
-                alt.Tooltip("prob:Q", title="p", format=PROBABILITY_FORMAT),
-                alt.Tooltip("cumulative:Q", format=PROBABILITY_FORMAT),
-            ),
-        ],
+        tooltip=[alt.Tooltip("rank:Q", title=titles["rank"]),
+                 *_tooltip(alt.Tooltip("prob:Q", title=titles["p"], format=PROBABILITY_FORMAT),
+                           alt.Tooltip("cumulative:Q", title=titles["cumulative"], format=PROBABILITY_FORMAT),
+                           titles=titles)],
     )
-    layers = [line, points]
-    if cutoff_rank < vocab_size:
-        layers.append(base.mark_rule(color=THRESHOLD_COLOR).encode(x="min(cutoff):Q"))
-    if threshold is not None:
-        layers.append(base.mark_rule(color=THRESHOLD_COLOR, strokeDash=[6, 4]).encode(y="min(threshold):Q"))
-    return alt.layer(*layers).properties(height=240)
+    rules = alt.Chart(alt.NamedData("cut"))
+    cutoff = rules.mark_rule(color=THRESHOLD_COLOR).encode(x=alt.X("cutoff:Q", scale=x_scale))
+    threshold = rules.mark_rule(color=THRESHOLD_COLOR, strokeDash=[6, 4]).encode(
+        y=alt.Y("threshold:Q", scale=alt.Scale(domain=[0, 1], nice=False)))
+    chart = alt.layer(line, points, cutoff, threshold).properties(height=240)
+    return _spec(chart, {"curve": curve, "cut": cut})
 
 
 def entropy_heatmap(grid: pd.DataFrame) -> alt.Chart:
@@ -112,8 +161,6 @@ def entropy_heatmap(grid: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=alt.Step(9))
     )
-
-
 def entropy_against_value(curves: pd.DataFrame) -> alt.LayerChart:
     """Entropy against the value of temperature and of top_p on one axis: the median across prompts
     as a line, the interquartile range as a band (columns parameter, value, median, q25, q75)."""

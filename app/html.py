@@ -9,7 +9,11 @@ import string
 from collections.abc import Sequence
 
 from sampling.models import Continuation
-from sampling.tokens import WHITESPACE_GLYPHS
+from sampling.tokens import WHITESPACE_GLYPHS, padding_label
+
+
+# Text with no spaces (a long URL, Chinese) wraps inside its panel instead of running into the other.
+STRIP_STYLE = "line-height:1.9;font-family:monospace;overflow-wrap:anywhere;word-break:break-all"
 
 
 def _shade(probability: float) -> str:
@@ -30,7 +34,9 @@ def continuation_html(continuation: Continuation) -> str:
     chips = [
         _chip(
             token.label.replace(WHITESPACE_GLYPHS[" "], " "),  # read as text; shading shows the boundaries
-            f"p = {token.probability:.4f} · raw rank {token.raw_rank} · "
+            ("padding id {id}: the model can output it, the tokenizer has no token for it · ".format(id=token.id)
+             if token.label == padding_label(token.id) else "")
+            + f"p = {token.probability:.4f} · raw rank {token.raw_rank} · "
             f"entropy {token.entropy_before_bits:.2f} → {token.entropy_after_bits:.2f} bits · "
             f"{token.tokens_kept} kept",
             _shade(token.probability),
@@ -38,13 +44,13 @@ def continuation_html(continuation: Continuation) -> str:
         for token in continuation.tokens
     ]
     ending = " ⏹" if continuation.stopped_at_eos else ""
-    return f'<div style="line-height:1.9;font-family:monospace">{"".join(chips)}{ending}</div>'
+    return f'<div style="{STRIP_STYLE}">{"".join(chips)}{ending}</div>'
 
 
 def prompt_html(labels: Sequence[str], ids: Sequence[int]) -> str:
     """The prompt's tokens as chips, each with its id as a tooltip."""
     chips = [_chip(label, f"id {token_id}", "#eef") for label, token_id in zip(labels, ids, strict=True)]
-    return f'<div style="line-height:1.9;font-family:monospace">{"".join(chips)}</div>'
+    return f'<div style="{STRIP_STYLE}">{"".join(chips)}</div>'
 
 
 _MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")

@@ -7,6 +7,8 @@
 | SAMPLING_MAX_NEW_TOKENS | 200 | longest continuation |
 | SAMPLING_MAX_SAMPLES | 16 | continuations per panel |
 | SAMPLING_MAX_CONCURRENT | 2 | model calls running at once in the process; others queue |
+| SAMPLING_MAX_LOADED_MODELS | the size of the allow-list | models kept loaded at once (least recently used goes first) |
+| SAMPLING_FAILED_MODEL_SECONDS | 300 | how long a model that failed to load is reported as failed before a new try |
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from dataclasses import dataclass
 from sampling.models import BUNDLED_MODELS, Limits, default_model_name
 
 PREFIX = "SAMPLING_"
-DEFAULTS = {"MAX_PROMPT_CHARS": 4000, "MAX_NEW_TOKENS": 200, "MAX_SAMPLES": 16, "MAX_CONCURRENT": 2}
+DEFAULTS = {"MAX_PROMPT_CHARS": 4000, "MAX_NEW_TOKENS": 200, "MAX_SAMPLES": 16, "MAX_CONCURRENT": 2,
+            "FAILED_MODEL_SECONDS": 300}
 
 
 @dataclass(frozen=True)
@@ -27,14 +30,17 @@ class Settings:
     """The allow-list users pick from; the first is the default. No other model is ever loaded."""
     limits: Limits
     max_concurrent: int
+    max_loaded_models: int
+    """Models kept loaded at once; by default every model of the allow-list, so none is loaded twice."""
+    failed_model_seconds: int
 
 
 def _dedupe(names: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name in names if name))
 
 
-def _integer(source: Mapping[str, object], name: str) -> int:
-    raw = source.get(PREFIX + name, DEFAULTS[name])
+def _integer(source: Mapping[str, object], name: str, default: int | None = None) -> int:
+    raw = source.get(PREFIX + name, DEFAULTS[name] if default is None else default)
     try:
         value = int(raw)
     except (TypeError, ValueError):
@@ -56,4 +62,10 @@ def read_settings(*sources: Mapping[str, object]) -> Settings:
         max_new_tokens=_integer(merged, "MAX_NEW_TOKENS"),
         max_samples=_integer(merged, "MAX_SAMPLES"),
     )
-    return Settings(models=models, limits=limits, max_concurrent=_integer(merged, "MAX_CONCURRENT"))
+    return Settings(
+        models=models,
+        limits=limits,
+        max_concurrent=_integer(merged, "MAX_CONCURRENT"),
+        max_loaded_models=_integer(merged, "MAX_LOADED_MODELS", default=len(models)),
+        failed_model_seconds=_integer(merged, "FAILED_MODEL_SECONDS"),
+    )

@@ -191,3 +191,25 @@ def copy_panel(state: MutableMapping[str, Any], source: str, target: str) -> Non
     names = [control.name for control in SAMPLING_CONTROLS] + ["samples", "length", "seed"]
     for name in names:
         state[panel_key(target, name)] = state[panel_key(source, name)]
+
+
+def initialize(session: MutableMapping[str, Any], url: Mapping[str, str], settings: Settings) -> None:
+    """On a session's first run, take the state from the URL and keep a notice for every value that
+    was not usable (``session["url_notices"]``).
+
+    On later runs, re-assign every value: Streamlit forgets the value of a widget that a run does
+    not draw (the Compare controls while the Study view is shown), and a re-assigned key is kept.
+    """
+    if "initialized" not in session:
+        values, notices = read_url(url, settings)
+        session.update(values)
+        session["url_notices"] = notices
+        session["initialized"] = True
+        return
+    for key, default in defaults(settings).items():
+        session[key] = session.get(key, default)
+
+
+def sync_url(session: Mapping[str, Any], query_params: Any, settings: Settings) -> None:
+    """Write the state that differs from the defaults into the page's URL (``st.query_params``)."""
+    query_params.from_dict(to_url(session, settings))

@@ -13,22 +13,8 @@ from sampling.tokens import unique_labels
 
 Labeller = Callable[[Sequence[int]], list[str]]
 
-STAGE_TITLES = {
-    "greedy": "greedy (argmax)",
-    "temperature": "temperature {value:g}",
-    "top_k": "top_k {value:g}",
-    "top_p": "top_p {value:g}",
-    "min_p": "min_p {value:g}",
-    "typical_p": "typical_p {value:g}",
-    "epsilon_cutoff": "epsilon {value:g}",
-    "eta_cutoff": "eta {value:g}",
-}
-RAW_TITLE = "raw (T=1)"
+RAW_STAGE = "raw"
 MAX_CURVE_POINTS = 2000
-
-
-def stage_title(name: str, value: float) -> str:
-    return STAGE_TITLES[name].format(value=value)
 
 
 def top_ids(trace: Trace, top_n: int) -> list[int]:
@@ -36,44 +22,79 @@ def top_ids(trace: Trace, top_n: int) -> list[int]:
     return torch.topk(trace.logits, min(top_n, trace.logits.shape[-1])).indices.tolist()
 
 
+def _temperature(trace: Trace) -> float | None:
+    """The temperature the engine divided by (vLLM's raised one included); None for greedy."""
+    if trace.stage("greedy") is not None:
+        return None
+    stage = trace.stage("temperature")
+    if stage is None:
+        return 1.0
+    return stage.value if stage.value > 0 else None
+
+
+def removed_by(trace: Trace, ids: list[int]) -> list[str]:
+    """For each token id of a ``[vocab]`` trace, the stage that removed it ("" where kept)."""
+    stage_index = torch.full(trace.logits.shape, -1)
+    for index, stage in enumerate(trace.stages):
+        stage_index[~stage.kept & (stage.logits_in > float("-inf"))] = index
+    return [trace.stages[index].name if index >= 0 else "" for index in stage_index[ids].tolist()]
+
+
 def top_tokens(trace: Trace, labeller: Labeller, top_n: int) -> pd.DataFrame:
-    """One row per top token: raw and final probability, and whether the pipeline kept it."""
+    """One row per top token (raw rank order), with the arithmetic that turns its logit into its
+    final probability: logit, logit / T, the softmax of the scaled logits, their cumulative sum in
+    rank order, the final probability and the stage that removed it."""
     ids = top_ids(trace, top_n)
+    temperature = _temperature(trace)
+    scaled = trace.logits / temperature if temperature is not None else torch.full_like(trace.logits, float("nan"))
+    scaled_probs = torch.softmax(scaled, dim=-1)
+    order = torch.argsort(trace.logits, descending=True, stable=True)
+    cumulative = torch.empty_like(scaled_probs).scatter_(-1, order, scaled_probs[order].double().cumsum(-1).float())
     return pd.DataFrame({
         "rank": range(1, len(ids) + 1),
         "token_id": ids,
         "label": unique_labels(labeller(ids), ids),
+        "logit": trace.logits[ids].tolist(),
+        "scaled_logit": scaled[ids].tolist(),
+        "scaled_prob": scaled_probs[ids].tolist(),
+        "cumulative": cumulative[ids].tolist(),
         "raw_prob": trace.raw_probs[ids].tolist(),
         "final_prob": trace.probs[ids].tolist(),
         "kept": trace.kept[ids].tolist(),
+        "removed_by": removed_by(trace, ids),
     })
+
+
+def stage_names(trace: Trace) -> list[str]:
+    """The heat map's columns: the raw distribution, then every stage in the engine's order."""
+    return [RAW_STAGE, *(stage.name for stage in trace.stages)]
 
 
 def stage_probabilities(trace: Trace, tokens: pd.DataFrame) -> pd.DataFrame:
     """The probability of each top token after each stage, the raw distribution first."""
     ids = tokens["token_id"].tolist()
-    columns = [(RAW_TITLE, trace.raw_probs, torch.ones_like(trace.kept))]
-    columns += [(stage_title(stage.name, stage.value), stage.probs, stage.kept) for stage in trace.stages]
+    columns = [(RAW_STAGE, "T = 1", trace.raw_probs, torch.ones_like(trace.kept))]
+    columns += [(stage.name, f"{stage.value:g}", stage.probs, stage.kept) for stage in trace.stages]
     frames = [
         pd.DataFrame({
-            "stage_index": index,
-            "stage": title,
+            "stage": name,
+            "value": value,
             "rank": tokens["rank"],
             "token_id": ids,
             "label": tokens["label"],
             "prob": probs[ids].tolist(),
             "kept": kept[ids].tolist(),
         })
-        for index, (title, probs, kept) in enumerate(columns)
+        for name, value, probs, kept in columns
     ]
     return pd.concat(frames, ignore_index=True)
 
 
-def cumulative_curve(trace: Trace, labeller: Labeller, max_rank: int) -> tuple[pd.DataFrame, float | None, int]:
-    """The sorted cumulative probability that top_p cuts, its threshold and the cut-off rank.
+def cumulative_curve(trace: Trace, labeller: Labeller, max_rank: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sorted cumulative probability that top_p cuts, and the cut: a table of at most one row
+    with the cut-off rank (where fewer than all tokens are kept) and the top_p threshold.
 
-    Without a top_p stage the curve is of the final distribution's input as the engine would see
-    it (after temperature for transformers and vLLM) and there is no threshold.
+    Without a top_p stage the curve is of the final distribution.
     """
     stage = trace.stage("top_p")
     if stage is not None:
@@ -87,7 +108,7 @@ def cumulative_curve(trace: Trace, labeller: Labeller, max_rank: int) -> tuple[p
     mass_reached = int((cumulative < 0.999).sum()) + 1
     shown = min(max(max_rank, cutoff + 5, mass_reached), len(sorted_ids), MAX_CURVE_POINTS)
     ids = sorted_ids[:shown].tolist()
-    frame = pd.DataFrame({
+    curve = pd.DataFrame({
         "rank": range(1, shown + 1),
         "token_id": ids,
         "label": unique_labels(labeller(ids), ids),
@@ -95,7 +116,9 @@ def cumulative_curve(trace: Trace, labeller: Labeller, max_rank: int) -> tuple[p
         "cumulative": cumulative[:shown].tolist(),
         "kept": [rank <= cutoff for rank in range(1, shown + 1)],
     })
-    return frame, threshold, cutoff
+    cut_rank = cutoff if cutoff < len(sorted_ids) else None
+    cut = pd.DataFrame({"cutoff": [cut_rank], "threshold": [threshold]}, dtype="float64")
+    return curve, cut.dropna(how="all")
 
 
 def continuations(generation: Generation) -> pd.DataFrame:

@@ -199,12 +199,40 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "llama.cpp 的 top_k 正好保留 k 个；保留哪些并列的词元由 std::partial_sort（k ≤ 128）或它的分桶排序决定，"
         "与词元编号无关；贪心保留候选数组当前顺序中的第一个最大值",
     },
+    "axis_token": {"en": "token", "zh": "词元"},
+    "axis_id": {"en": "id", "zh": "编号"},
+    "axis_final_p": {"en": "final p", "zh": "最终概率"},
+    "axis_raw_p": {"en": "raw p (T=1)", "zh": "原始概率（T=1）"},
+    "axis_logit": {"en": "logit", "zh": "logit"},
+    "axis_scaled_logit": {"en": "logit / T", "zh": "logit / T"},
+    "axis_removed_by": {"en": "removed by", "zh": "被谁去掉"},
+    "axis_probability": {"en": "probability (square-root scale)", "zh": "概率（平方根刻度）"},
+    "axis_stage": {"en": "stage", "zh": "阶段"},
+    "axis_setting": {"en": "setting", "zh": "设置"},
+    "axis_p": {"en": "p", "zh": "概率"},
+    "axis_rank_log": {"en": "tokens, most likely first (log scale)", "zh": "词元，按概率从高到低（对数刻度）"},
+    "axis_cumulative_probability": {"en": "cumulative probability", "zh": "累计概率"},
+    "axis_rank": {"en": "rank", "zh": "排名"},
+    "axis_cumulative": {"en": "cumulative", "zh": "累计"},
     "greedy_note": {
         "en": "Temperature 0 is greedy decoding: the most likely token every time; top_p and the other filters "
         "have no effect.",
         "zh": "温度 0 即贪心解码：每次都选概率最高的词元；top_p 等过滤器都不起作用。",
     },
 }
+
+
+CHART_TITLES = {
+    "token": "axis_token", "id": "axis_id", "final_p": "axis_final_p", "raw_p": "axis_raw_p", "logit": "axis_logit",
+    "scaled_logit": "axis_scaled_logit", "removed_by": "axis_removed_by", "probability_axis": "axis_probability",
+    "stage": "axis_stage", "setting": "axis_setting", "p": "axis_p", "rank_axis": "axis_rank_log",
+    "cumulative_axis": "axis_cumulative_probability", "rank": "axis_rank", "cumulative": "axis_cumulative",
+}
+
+
+def chart_titles(lang: str) -> dict[str, str]:
+    """The titles `app.charts` puts on axes and tooltips, in ``lang``."""
+    return {name: t(lang, key) for name, key in CHART_TITLES.items()}
 
 
 def t(lang: str, key: str, **values: object) -> str:

@@ -105,6 +105,50 @@ def slider_response(reruns: int = 30) -> Figure:
     )
 
 
+# Installed before each key press: the time of the key press, and a promise of the time when panel
+# A's first chart has changed on screen.
+_WATCH_FIRST_CHART = """
+() => {
+  const chart = () => document.querySelectorAll("[data-testid='stVegaLiteChart']")[0].innerHTML;
+  window.__pressed = null;
+  document.addEventListener("keydown", () => { window.__pressed ??= performance.now(); }, {capture: true, once: true});
+  const before = chart();
+  window.__redrawn = new Promise(resolve => {
+    const poll = () => window.__pressed !== null && chart() !== before
+      ? resolve(performance.now() - window.__pressed) : requestAnimationFrame(poll);
+    requestAnimationFrame(poll);
+  });
+}
+"""
+
+
+def slider_to_chart(presses: int = 24) -> Figure:
+    """Key press on panel A's temperature slider to its top-tokens chart redrawn, in chromium."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE, streamlit_server
+
+    with streamlit_server() as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(server.url)
+        expect(page.locator("[data-testid='stVegaLiteChart'] svg")).to_have_count(6, timeout=120_000)
+        expect(page.locator(SCRIPT_IDLE)).to_be_visible(timeout=120_000)
+        page.locator(".st-key-a_temperature").get_by_role("slider").focus()
+        times = []
+        for index in range(presses):
+            page.evaluate(_WATCH_FIRST_CHART)
+            page.keyboard.press("ArrowLeft" if (index // 8) % 2 == 0 else "ArrowRight")
+            times.append(page.evaluate("window.__redrawn"))
+            time.sleep(1.0)
+            expect(page.locator(SCRIPT_IDLE)).to_be_visible(timeout=60_000)
+        browser.close()
+    median = statistics.median(times)
+    return Figure("1b. slider key press to redrawn chart (chromium)", f"{median:.0f} ms", "<= 300 ms", median <= 300,
+                  f"median of {presses} presses, one session, 1500x1100; quartiles "
+                  f"{statistics.quantiles(times, n=4)[0]:.0f}-{statistics.quantiles(times, n=4)[2]:.0f} ms")
+
+
 def cold_start() -> Figure:
     """From `streamlit run` to the first chart drawn in headless chromium, offline."""
     from playwright.async_api import async_playwright
@@ -286,13 +330,14 @@ def memory(sessions: int = 8) -> Figure:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    choices = ["slider", "cold", "pipeline", "llama", "sweep", "generation", "memory"]
+    choices = ["slider", "chart", "cold", "pipeline", "llama", "sweep", "generation", "memory"]
     parser.add_argument("--only", nargs="+", choices=choices, default=choices)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="auto")
     args = parser.parse_args()
     runners = {
         "slider": lambda: [slider_response()],
+        "chart": lambda: [slider_to_chart()],
         "cold": lambda: [cold_start()],
         "pipeline": lambda: [pipeline(args.device)],
         "llama": llama_cpp_pipeline,

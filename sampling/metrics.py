@@ -22,11 +22,14 @@ def entropy(probs: torch.Tensor, *, bits: bool = False) -> torch.Tensor:
 
 
 def entropy_of_logits(logits: torch.Tensor, *, bits: bool = False) -> torch.Tensor:
-    """Entropy of ``softmax(logits)`` (``-inf`` = removed), without a separate ``log``: about five
-    times faster than `entropy` on the probabilities, which matters once per generated token."""
-    log_probs = torch.log_softmax(logits, dim=-1)
-    finite = log_probs.masked_fill(torch.isinf(log_probs), 0.0)
-    nats = -(log_probs.exp() * finite).sum(dim=-1)
+    """Entropy of ``softmax(logits)`` (``-inf`` = removed) as ``log Z - Σ p·(z - max)``: one
+    exponential and no logarithm per token, which matters once per generated token at a 152k
+    vocabulary."""
+    shifted = logits - logits.amax(dim=-1, keepdim=True)
+    weights = shifted.exp()
+    total = weights.sum(dim=-1)
+    weighted = (weights * shifted).nan_to_num_(nan=0.0)  # removed tokens: 0 · (-inf)
+    nats = total.log() - weighted.sum(dim=-1) / total
     return nats / math.log(2) if bits else nats
 
 

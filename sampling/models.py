@@ -17,12 +17,12 @@ from urllib.parse import urlparse
 import torch
 from huggingface_hub import constants as hub_constants
 from huggingface_hub import try_to_load_from_cache
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, StaticCache
 
 from sampling.config import SamplingConfig
 from sampling.metrics import entropy_of_logits
 from sampling.pipeline import apply, sample
-from sampling.tokens import token_labels
+from sampling.tokens import decode_with_padding, token_labels
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
 BUNDLED_MODELS = ("fortune-base", "fortune-small")
@@ -241,12 +241,15 @@ class ModelHandle:
         return Prompt(tuple(ids), tuple(self.labels(ids)), truncated, conditioned_on_bos)
 
     def _forward(self, input_ids: torch.Tensor, cache=None):
-        return self.model(input_ids=input_ids.to(self.device), cache=cache, use_cache=True)
+        """One forward pass that keeps only the last position's logits: a prompt of L tokens costs
+        the hidden states of L positions, never L × vocabulary logits."""
+        return self.model(input_ids=input_ids.to(self.device), cache=cache, use_cache=True, logits_to_keep=1)
 
     @torch.inference_mode()
     def next_token_logits(self, prompt: str) -> NextToken:
         encoded = self.encode(prompt)
-        output = self._forward(torch.tensor([encoded.ids]))
+        output = self.model(input_ids=torch.tensor([encoded.ids], device=self.device), use_cache=False,
+                            logits_to_keep=1)
         return NextToken(output.logits[0, -1].float().cpu(), encoded)
 
     @torch.inference_mode()
@@ -271,11 +274,15 @@ class ModelHandle:
         encoded = self.encode(prompt, room=max_new_tokens)
         generator = torch.Generator(device=self.device).manual_seed(int(seed))
         eos = self.eos_token_id
-        output = self._forward(torch.tensor([encoded.ids]).expand(n, -1))
+        # The cache is allocated once for the whole request, so that it never grows step by step;
+        # the prompt runs once and its cache is then repeated for the n samples.
+        cache = StaticCache(config=self.model.config, max_cache_len=len(encoded.ids) + max_new_tokens)
+        output = self._forward(torch.tensor([encoded.ids]), cache)
+        cache.reorder_cache(torch.zeros(n, dtype=torch.long, device=self.device))  # row 0, n times
+        logits = output.logits[:, -1].float().expand(n, -1)
         finished = torch.zeros(n, dtype=torch.bool, device=self.device)
         steps: list[dict[str, torch.Tensor]] = []
-        for _ in range(max_new_tokens):
-            logits = output.logits[:, -1].float()
+        for step in range(max_new_tokens):
             trace = apply(logits, config)
             next_ids = sample(trace.probs, 1, generator).squeeze(1)
             chosen_raw = logits.gather(1, next_ids[:, None])
@@ -291,9 +298,9 @@ class ModelHandle:
             })
             if eos is not None:
                 finished = finished | (next_ids == eos)
-            if bool(finished.all()):
+            if bool(finished.all()) or step == max_new_tokens - 1:
                 break
-            output = self._forward(next_ids[:, None], output.cache)
+            logits = self._forward(next_ids[:, None], cache).logits[:, -1].float()
         columns = {key: torch.stack([step[key] for step in steps]).cpu() for key in steps[0]}
         continuations = tuple(self._continuation(columns, row) for row in range(n))
         return Generation(encoded, config, int(seed), continuations, columns.get("logits"))
@@ -315,7 +322,7 @@ class ModelHandle:
             for step, token_id in enumerate(ids)
         )
         stopped_at_eos = bool(ids) and ids[-1] == self.eos_token_id
-        text = self.tokenizer.decode(ids[:-1] if stopped_at_eos else ids)
+        text = decode_with_padding(self.tokenizer, ids[:-1] if stopped_at_eos else ids)
         return Continuation(text, tokens, stopped_at_eos)
 
 

@@ -18,6 +18,9 @@ from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 WHITESPACE_GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 EMPTY_LABEL = "∅"
+PADDING_MARK = "⦸"
+"""Marks an id the model can output but the tokenizer has no token for (padding rows of the output
+layer, as in Qwen checkpoints): ``⦸115148``."""
 _BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
 
@@ -72,14 +75,25 @@ def _visible_bytes(raw: bytes) -> str:
     return "".join(parts) or EMPTY_LABEL
 
 
+def is_padding(tokenizer: PreTrainedTokenizerBase, token_id: int) -> bool:
+    """True for an id beyond the tokenizer's tokens (added tokens included)."""
+    return token_id >= len(tokenizer)
+
+
+def padding_label(token_id: int) -> str:
+    return f"{PADDING_MARK}{token_id}"
+
+
 def token_label(tokenizer: PreTrainedTokenizerBase, token_id: int) -> str:
-    """The visible label of one token id.
+    """The visible label of one token id; ``⦸id`` for an id the tokenizer does not have.
 
     >>> from sampling.models import load_model
     >>> tokenizer = load_model("fortune-small").tokenizer
     >>> token_label(tokenizer, tokenizer(" the")["input_ids"][0])
     '␣the'
     """
+    if is_padding(tokenizer, token_id):
+        return padding_label(token_id)
     text = tokenizer.decode([token_id])
     if "\ufffd" not in text:
         return make_visible(text)
@@ -97,3 +111,15 @@ def unique_labels(labels: Sequence[str], token_ids: Sequence[int]) -> list[str]:
         f"{label} #{int(token_id)}" if counts[label] > 1 else label
         for label, token_id in zip(labels, token_ids, strict=True)
     ]
+
+
+def decode_with_padding(tokenizer: PreTrainedTokenizerBase, token_ids: Sequence[int]) -> str:
+    """The text of ``token_ids``, with ``⦸id`` where an id has no token (``decode`` drops them)."""
+    parts, run = [], []
+    for token_id in token_ids:
+        if is_padding(tokenizer, token_id):
+            parts += [tokenizer.decode(run), padding_label(token_id)]
+            run = []
+        else:
+            run.append(token_id)
+    return "".join([*parts, tokenizer.decode(run)])

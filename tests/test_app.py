@@ -23,13 +23,13 @@ def test_default_page_renders_every_chart_and_metric(page):
     for panel in "ab":
         assert len(data[panel]["top"]) == 20
         assert set(data[panel]["top"].columns) >= {"label", "token_id", "raw_prob", "final_prob", "kept"}
-        assert data[panel]["stages"]["stage"].iloc[0] == "raw (T=1)"
+        assert data[panel]["stages"]["stage"].iloc[0] == "raw"
         assert data[panel]["cumulative"]["cumulative"].is_monotonic_increasing
     labels = [label for label, _ in [(m.label, m.value) for m in page.metric]]
     for label in (ENTROPY, "Effective tokens", KEPT, "Top-1 probability", "KL(A‖B) bits", "Jensen–Shannon bits",
                   "distinct-1", "self-BLEU"):
         assert label in labels
-    tooltips = chart_spec(charts(page)[0])["layer"][0]["encoding"]["tooltip"]
+    tooltips = chart_spec(charts(page)[0])["layer"][1]["encoding"]["tooltip"]
     assert {"label", "token_id", "final_prob"} <= {tooltip["field"] for tooltip in tooltips}
     assert page.text_area(key="prompt").value == "hello, this is my favorite"
 
@@ -41,8 +41,9 @@ def test_the_original_explanation_temperature_pair(page):
     data = panel_charts(page)
     # Lower temperature concentrates the mass on the top token.
     assert data["b"]["top"]["final_prob"].iloc[0] > data["a"]["top"]["final_prob"].iloc[0]
-    stage_names = set(data["b"]["stages"]["stage"])
-    assert "temperature 0.1" in stage_names
+    stages = data["b"]["stages"]
+    assert set(stages["stage"]) == {"raw", "temperature"}
+    assert set(stages[stages["stage"] == "temperature"]["value"]) == {"0.1"}
 
 
 def test_the_original_explanation_top_p_pair(page):
@@ -80,12 +81,14 @@ def test_slider_changes_chart_data_and_metrics(page):
 def test_engine_order_changes_the_stages(page):
     for key, value in (("b_temperature", 1.5), ("b_min_p", 0.3), ("b_top_p", 0.9)):
         page.slider(key=key).set_value(value).run()
-    transformers_stages = panel_charts(page)["b"]["stages"].drop_duplicates("stage_index")["stage"].tolist()
+    transformers_stages = panel_charts(page)["b"]["stages"].drop_duplicates("stage")[["stage", "value"]]
     kept_transformers = panel_metric(page, "b", KEPT)
     page.selectbox(key="b_order").set_value("llama.cpp").run()
-    llama_stages = panel_charts(page)["b"]["stages"].drop_duplicates("stage_index")["stage"].tolist()
-    assert transformers_stages == ["raw (T=1)", "temperature 1.5", "top_p 0.9", "min_p 0.3"]
-    assert llama_stages == ["raw (T=1)", "top_p 0.9", "min_p 0.3", "temperature 1.5"]
+    llama_stages = panel_charts(page)["b"]["stages"].drop_duplicates("stage")[["stage", "value"]]
+    assert transformers_stages.values.tolist() == [["raw", "T = 1"], ["temperature", "1.5"], ["top_p", "0.9"],
+                                                   ["min_p", "0.3"]]
+    assert llama_stages.values.tolist() == [["raw", "T = 1"], ["top_p", "0.9"], ["min_p", "0.3"],
+                                            ["temperature", "1.5"]]
     # Filtering before flattening keeps fewer tokens.
     assert panel_metric(page, "b", KEPT) < kept_transformers
 

@@ -2,10 +2,12 @@
 
 import io
 
-import altair as alt
+import json
+
 import pandas as pd
 
-from app import charts, state
+from app import charts, state, tables
+from app.text import chart_titles
 from app.html import continuation_html
 from app.settings import read_settings
 from app.tables import comparison_csv
@@ -61,17 +63,24 @@ def test_continuation_html_escapes_model_text():
     assert 'onmouseover="alert' not in html
 
 
-def test_charts_are_valid_vega_lite():
-    tokens = pd.DataFrame({"rank": [1, 2], "token_id": [5, 9], "label": ["a", "␣b"], "raw_prob": [0.6, 0.4],
-                           "final_prob": [1.0, 0.0], "kept": [True, False]})
-    stages = pd.DataFrame({"stage_index": [0, 0], "stage": ["raw (T=1)"] * 2, "rank": [1, 2], "token_id": [5, 9],
-                           "label": ["a", "␣b"], "prob": [0.6, 0.4], "kept": [True, True]})
-    curve = pd.DataFrame({"rank": [1, 2], "token_id": [5, 9], "label": ["a", "␣b"], "prob": [0.6, 0.4],
-                          "cumulative": [0.6, 1.0], "kept": [True, False]})
-    for chart in (charts.top_tokens_chart(tokens), charts.stages_chart(stages),
-                  charts.cumulative_chart(curve, 0.5, 1, 4096)):
-        assert isinstance(chart, (alt.Chart, alt.LayerChart))
-        chart.to_dict()  # validates against the Vega-Lite schema
+def test_charts_are_valid_vega_lite_with_fixed_domains():
+    from altair.vegalite.v6.schema import load_schema
+    from jsonschema import validate
+
+    handle = load_model("fortune-small")
+    trace = apply(handle.next_token_logits("The").logits, SamplingConfig(top_p=0.5, temperature=0.7))
+    top = tables.top_tokens(trace, handle.labels, 10)
+    curve, cut = tables.cumulative_curve(trace, handle.labels, 10)
+    titles = chart_titles("en")
+    built = (charts.top_tokens_chart(top, titles),
+             charts.stages_chart(tables.stage_probabilities(trace, top), tables.stage_names(trace),
+                                 top["label"].tolist(), titles),
+             charts.cumulative_chart(curve, cut, handle.vocab_size, titles))
+    for chart in built:
+        validate(chart.spec, load_schema())
+        assert "datasets" not in chart.spec and "values" not in json.dumps(chart.spec)
+    rank_scale = built[2].spec["layer"][0]["encoding"]["x"]["scale"]
+    assert rank_scale == {"domain": [1, handle.vocab_size], "nice": False, "type": "log"}
 
 
 def test_comparison_csv_holds_both_distributions_and_the_continuations():

@@ -1,0 +1,1 @@
+"""The page's views: the sidebar, Compare (the two panels) and Study."""

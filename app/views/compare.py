@@ -1,0 +1,302 @@
+"""The Compare view: two settings, A and B, side by side on the same next-token logits.
+
+The model reads the prompt once (cached per model and prompt); each panel turns the logits into the
+distribution its engine would sample from, stage by stage. Moving a slider never runs the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+import torch
+
+import sampling
+from app import charts, notices, resources, state, tables
+from app.views import sidebar
+from app.html import continuation_html, escape_markdown, prompt_html
+from app.settings import Settings
+from app.text import chart_titles, t
+from sampling import metrics
+from sampling.models import ModelHandle, ModelLoadError
+
+CHART_KEYS = ("chart_top", "chart_stages", "chart_cumulative")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def panel_tables(name: str, prompt: str, config: sampling.SamplingConfig, top_n: int) -> dict:
+    """The rows a panel's charts draw, computed once per setting: moving a slider of panel A
+    leaves panel B's rows as they were, so they cost nothing on that rerun."""
+    handle = resources.model(name)
+    trace = sampling.apply(resources.next_token(name, prompt).logits, config)
+    top = tables.top_tokens(trace, handle.labels, top_n)
+    curve, cut = tables.cumulative_curve(trace, handle.labels, top_n)
+    return {"top": top, "stages": tables.stage_probabilities(trace, top), "stage_names": tables.stage_names(trace),
+            "curve": curve, "cut": cut}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def chart_specs(labels: tuple[str, ...], stage_names: tuple[str, ...], vocab_size: int, lang: str) -> list[dict]:
+    """The three specs of a panel, without data. They depend on the model, the prompt, the stages
+    that run and the language, never on a slider's value: built once, and a moved slider only
+    sends new rows, which the browser draws into the charts it has."""
+    titles = chart_titles(lang)
+    empty = pd.DataFrame()
+    return [
+        charts.top_tokens_chart(empty, titles, list(labels)).spec,
+        charts.stages_chart(empty, list(stage_names), list(labels), titles).spec,
+        charts.cumulative_chart(empty, empty, vocab_size, titles).spec,
+    ]
+
+
+def panel_charts(handle: ModelHandle, prompt: str, config: sampling.SamplingConfig, top_n: int,
+                 lang: str) -> list[charts.ChartSpec]:
+    rows = panel_tables(handle.name, prompt, config, top_n)
+    specs = chart_specs(tuple(rows["top"]["label"]), tuple(rows["stage_names"]), handle.vocab_size, lang)
+    datasets = ({"tokens": rows["top"]}, {"stages": rows["stages"]}, {"curve": rows["curve"], "cut": rows["cut"]})
+    return [charts.ChartSpec(spec, data) for spec, data in zip(specs, datasets, strict=True)]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def panel_notices(name: str, prompt: str, config: sampling.SamplingConfig, lang: str) -> list[str]:
+    """What computed the panel, what the engine changed in the setting and where a cut split tied
+    logits, one line each."""
+    trace = sampling.apply(resources.next_token(name, prompt).logits, config)
+    return [t(lang, "computed_by", implementation=trace.implementation), *notices.stage_notices(trace, lang)]
+
+
+def usable_model(settings: Settings, lang: str) -> ModelHandle | None:
+    """The chosen model, or the one in use before it if it fails to load (with the reason shown)."""
+    if "model_error" in st.session_state:
+        st.error(t(lang, "model_failed", reason=st.session_state.pop("model_error")))
+    candidates = dict.fromkeys([st.session_state["model"], st.session_state.get("model_in_use"), *settings.models])
+    for name in filter(None, candidates):
+        try:
+            handle = resources.model(name)
+        except ModelLoadError as error:
+            st.error(t(lang, "model_failed", reason=str(error)))
+            continue
+        st.session_state["model_in_use"] = st.session_state["model"] = name
+        return handle
+    return None
+
+
+def control_slider(panel: str, control: state.Control, lang: str, disabled: bool = False) -> None:
+    st.slider(
+        t(lang, control.name),
+        min_value=control.low,
+        max_value=control.high,
+        step=control.step,
+        key=state.panel_key(panel, control.name),
+        help=t(lang, f"{control.name}_help"),
+        disabled=disabled,
+        format="%.4f" if control.step < 0.01 else None,
+    )
+
+
+def apply_chosen_preset(panel: str) -> None:
+    preset_key = state.panel_key(panel, "preset")
+    if st.session_state[preset_key]:
+        state.apply_preset(st.session_state, panel, st.session_state[preset_key])
+    st.session_state[preset_key] = None
+
+
+def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
+    st.subheader(t(lang, "panel", panel=panel.upper()))
+    st.selectbox(t(lang, "preset"), list(state.PRESETS), index=None, key=state.panel_key(panel, "preset"),
+                 placeholder="—", on_change=apply_chosen_preset, args=(panel,))
+    controls = {control.name: control for control in state.SAMPLING_CONTROLS}
+    order_key = state.panel_key(panel, "order")
+    st.selectbox(t(lang, "order"), sampling.ORDERS, key=order_key, help=t(lang, "order_help"))
+    unsupported = state.unsupported(st.session_state[order_key])
+    for name in ("temperature", "top_p", "top_k", "min_p"):
+        control_slider(panel, controls[name], lang)
+    with st.expander(t(lang, "advanced")):
+        for name in ("typical_p", "epsilon_cutoff", "eta_cutoff"):
+            control_slider(panel, controls[name], lang, disabled=name in unsupported)
+        if unsupported:
+            st.caption(escape_markdown(
+                f"{', '.join(sorted(unsupported))}: {t(lang, 'unsupported', order=st.session_state[order_key])}"))
+    return state.panel_config(st.session_state, panel)
+
+
+def metric_grid(figures: list[tuple[str, str, str | None]], per_row: int) -> None:
+    """Metrics (label, value, help) in rows of ``per_row``: wide enough that no label or value is
+    ever cut at 1280 px, and stacked on a phone."""
+    for start in range(0, len(figures), per_row):
+        row = figures[start : start + per_row]
+        for column, (label, value, help_text) in zip(st.columns(per_row), row, strict=False):
+            column.metric(label, value, help=help_text)
+
+
+def metric_row(summary: dict[str, float], lang: str) -> None:
+    metric_grid([
+        (t(lang, "entropy"), f"{round(summary['entropy_bits'], 3) + 0.0:.3f}", t(lang, "metrics_help")),  # never -0.000
+        (t(lang, "effective_tokens"), f"{summary['effective_tokens']:,.1f}", None),
+        (t(lang, "tokens_kept"), f"{summary['tokens_kept']:,}", None),
+        (t(lang, "top1"), f"{summary['top1_probability']:.3f}", None),
+    ], per_row=2)
+
+
+@dataclass(frozen=True)
+class Placeholders:
+    """Places in the main body that both a panel's fragment and its samples' fragment update in
+    place (a fragment rerun redraws only itself): the A-vs-B figures and each panel's note that
+    its samples were drawn with earlier settings."""
+
+    divergence: list
+    stale: dict[str, object]
+
+
+def show_divergence(places: Placeholders, logits: torch.Tensor, lang: str) -> None:
+    """KL both ways and Jensen–Shannon between A and B, from the settings as they are now."""
+    probs = {panel: sampling.apply(logits, state.panel_config(st.session_state, panel)).probs for panel in state.PANELS}
+    figures = (("kl_ab", metrics.kl_divergence(probs["a"], probs["b"], bits=True)),
+               ("kl_ba", metrics.kl_divergence(probs["b"], probs["a"], bits=True)),
+               ("js", metrics.js_divergence(probs["a"], probs["b"], bits=True)))
+    for place, (key, value) in zip(places.divergence, figures, strict=True):
+        place.metric(t(lang, key), f"{value.item():.4f}")
+
+
+def show_stale_samples(places: Placeholders, panel: str, lang: str) -> None:
+    """Say so when the panel's samples were drawn with other settings than the current ones."""
+    drawn = st.session_state.get(state.panel_key(panel, "drawn"))
+    if drawn is not None and drawn[2] != state.panel_config(st.session_state, panel):
+        places.stale[panel].caption(t(lang, "stale_samples"))
+    else:
+        places.stale[panel].empty()
+
+
+@st.fragment
+def panel_view(panel: str, handle: ModelHandle, prompt: str, logits: torch.Tensor, lang: str,
+               places: Placeholders) -> None:
+    """One panel: its controls, figures, notices and charts. A fragment, so that moving one of its
+    sliders reruns only this panel (and updates the A-vs-B figures in place)."""
+    config = panel_controls(panel, lang)
+    try:
+        trace = sampling.apply(logits, config)
+    except ValueError as error:
+        st.error(t(lang, "bad_logits", reason=str(error)))
+        return
+    if config.greedy:
+        st.caption(t(lang, "greedy_note"))
+    metric_row(metrics.summary(trace), lang)
+    for line in panel_notices(handle.name, prompt, config, lang):
+        st.caption(escape_markdown(line))
+    specs = panel_charts(handle, prompt, config, st.session_state["top_n"], lang)
+    for key, chart in zip(CHART_KEYS, specs, strict=True):
+        st.markdown(f"**{t(lang, key)}**", help=t(lang, f"{key}_help"))
+        st.vega_lite_chart(chart.with_data(), width="stretch", key=state.panel_key(panel, key))
+    show_divergence(places, logits, lang)
+    show_stale_samples(places, panel, lang)
+    state.sync_url(st.session_state, st.query_params, resources.settings())
+
+
+@st.fragment
+def samples_section(panel: str, name: str, prompt: str, lang: str, settings: Settings,
+                    places: Placeholders) -> None:
+    """Sampled continuations of one panel; its own controls rerun only this section.
+
+    Samples are drawn on request (Sample, Resample, a change of the sample controls, a new prompt
+    or model), never because a sampling slider moved: that would run the model on every move.
+    """
+    st.markdown(f"**{t(lang, 'samples_title')}**", help=t(lang, "samples_help"))
+    controls = {control.name: control for control in state.generation_controls(settings)}
+    keys = {name_: state.panel_key(panel, name_) for name_ in controls}
+    draw_key, drawn_key = state.panel_key(panel, "draw"), state.panel_key(panel, "drawn")
+    columns = st.columns([2, 3, 2], vertical_alignment="bottom")
+    columns[0].number_input(t(lang, "samples"), 1, controls["samples"].high, key=keys["samples"])
+    columns[1].slider(t(lang, "length"), 1, controls["length"].high, key=keys["length"])
+    columns[2].number_input(t(lang, "seed"), 0, controls["seed"].high, key=keys["seed"])
+    columns = st.columns(2)
+    columns[0].button(t(lang, "sample"), key=state.panel_key(panel, "sample"),
+                      on_click=lambda: st.session_state.update({draw_key: True}))
+    columns[1].button(t(lang, "resample"), key=state.panel_key(panel, "resample"),
+                      on_click=lambda: st.session_state.update(
+                          {draw_key: True, keys["seed"]: (st.session_state[keys["seed"]] + 1) % 2**31}))
+    config = state.panel_config(st.session_state, panel)
+    request = (name, prompt, config, *(st.session_state[keys[key]] for key in ("samples", "length", "seed")))
+    drawn = st.session_state.get(drawn_key)
+    if st.session_state.pop(draw_key, False) or drawn is None or drawn[:2] != request[:2] or drawn[3:] != request[3:]:
+        drawn = st.session_state[drawn_key] = request
+    show_stale_samples(places, panel, lang)
+    try:
+        with resources.queue_notice(lang), st.spinner(t(lang, "sampling")):
+            generation = resources.generation(*drawn)
+    except Exception as error:  # noqa: BLE001 - the page stays usable whatever the model did
+        st.error(t(lang, "sampling_failed", reason=f"{type(error).__name__}: {error}"))
+        return
+    for continuation in generation.continuations:
+        st.html(continuation_html(continuation))
+    labels = [t(lang, "distinct", n=n) for n in (1, 2, 3)] + [t(lang, "self_bleu"), t(lang, "mean_entropy")]
+    metric_grid([(label, f"{value:.3f}", t(lang, "diversity_help"))
+                 for label, value in zip(labels, diversity(*drawn), strict=True)], per_row=3)
+    state.sync_url(st.session_state, st.query_params, settings)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def diversity(*request) -> list[float]:
+    """distinct-1/2/3, self-BLEU and mean token entropy of one drawn set of continuations."""
+    continuations = resources.generation(*request).continuations
+    token_ids = [[token.id for token in c.tokens] for c in continuations]
+    entropies = [token.entropy_after_bits for c in continuations for token in c.tokens]
+    return [*(metrics.distinct_n(token_ids, n) for n in (1, 2, 3)),
+            metrics.self_bleu([c.text for c in continuations]), metrics.mean_token_entropy(entropies)]
+
+
+def csv_download(handle: ModelHandle, prompt: str) -> bytes:
+    """Both full distributions under the current settings, then the continuations each panel drew
+    (built only when the button is clicked)."""
+    logits = resources.next_token(handle.name, prompt).logits
+    traces = {panel: sampling.apply(logits, state.panel_config(st.session_state, panel)) for panel in state.PANELS}
+    drawn = {panel: st.session_state.get(state.panel_key(panel, "drawn")) for panel in traces}
+    generations = {panel: resources.generation(*request) for panel, request in drawn.items() if request}
+    return tables.comparison_csv(traces, handle.labels, generations).encode("utf-8")
+
+
+def render(settings: Settings, lang: str) -> None:
+    """The Compare view, with the sidebar (drawn after the model is settled, so that it shows the
+    model actually in use)."""
+    st.title(t(lang, "title"))
+    st.caption(t(lang, "intro"))
+    for notice in st.session_state.pop("url_notices", []):
+        st.warning(notice, icon="🔗")
+    handle = usable_model(settings, lang)
+    sidebar.render(settings, lang)
+    if handle is None:
+        st.stop()
+    name, prompt = handle.name, st.session_state["prompt"]
+    if prompt and not prompt.strip():
+        st.info(t(lang, "whitespace_prompt"))
+    try:
+        with resources.queue_notice(lang):
+            next_token = resources.next_token(name, prompt)
+    except ValueError as error:
+        st.error(str(error))
+        st.stop()
+    with st.expander(t(lang, "prompt_tokens")):
+        st.html(prompt_html(next_token.prompt.labels, next_token.prompt.ids))
+    if next_token.prompt.truncated:
+        st.info(t(lang, "truncated", context=handle.context_length))
+    if next_token.prompt.conditioned_on_bos:
+        st.info(t(lang, "empty_prompt"))
+
+    panels = dict(zip(state.PANELS, st.columns(2, gap="large"), strict=True))
+    st.subheader(t(lang, "divergence"), help=t(lang, "divergence_help"))
+    divergence = [column.empty() for column in st.columns(3)]
+    samples = dict(zip(state.PANELS, st.columns(2, gap="large"), strict=True))
+    places = Placeholders(divergence, {panel: column.empty() for panel, column in samples.items()})
+    for panel, column in panels.items():
+        with column:
+            panel_view(panel, handle, prompt, next_token.logits, lang, places)
+    for panel, column in samples.items():
+        with column:
+            samples_section(panel, name, prompt, lang, settings, places)
+    st.download_button(
+        t(lang, "download"),
+        data=lambda: csv_download(handle, prompt),
+        file_name="sampling-comparison.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )

@@ -1,0 +1,37 @@
+"""The sidebar: view, model, prompt, language, how many tokens the charts show, and the pairs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import resources, state
+from app.settings import Settings
+from app.text import t
+from sampling.models import ModelLoadError
+
+
+def render(settings: Settings, lang: str) -> None:
+    with st.sidebar:
+        st.radio(t(lang, "view"), ("compare", "study"), key="view", horizontal=True,
+                 format_func=lambda view: t(lang, f"view_{view}"))
+        st.selectbox(t(lang, "model"), settings.models, key="model", on_change=switch_model, args=(settings,))
+        st.text_area(t(lang, "prompt"), key="prompt", height=100, max_chars=settings.limits.max_prompt_chars)
+        st.radio(t(lang, "language"), state.LANGUAGES, key="lang", horizontal=True,
+                 format_func={"en": "English", "zh": "中文"}.get)
+        top_n = state.PAGE_CHOICES_BY_NAME["top_n"]
+        st.slider(t(lang, "top_n"), top_n.low, top_n.high, key="top_n")
+        st.caption(t(lang, "pair_presets"))
+        for name in state.PAIR_PRESETS:
+            st.button(name, key=f"pair_{name}", on_click=state.apply_pair_preset, args=(st.session_state, name),
+                      width="stretch")
+        st.button(t(lang, "copy"), key="copy_a_to_b", on_click=state.copy_panel,
+                  args=(st.session_state, "a", "b"), width="stretch")
+
+
+def switch_model(settings: Settings) -> None:
+    """Load the chosen model now; if it fails, keep the one in use and say why."""
+    try:
+        resources.model(st.session_state["model"])
+    except ModelLoadError as error:
+        st.session_state["model_error"] = str(error)
+        st.session_state["model"] = st.session_state.get("model_in_use", settings.models[0])
