@@ -1,5 +1,7 @@
-"""HTML for token strips. Every piece of model or user text passes through `html.escape` here,
-and only here; the page shows the result with `st.html`, never with raw markdown."""
+"""Text from outside (URL values and keys, prompts, file names, tokens, model output) made safe for
+the page, in one place: HTML token strips through `html.escape` (shown with `st.html`), and
+markdown for Streamlit's notices with every outside value inside an inline code span, where no
+link, image, formula, colour or icon is ever rendered."""
 
 from __future__ import annotations
 
@@ -54,9 +56,44 @@ def prompt_html(labels: Sequence[str], ids: Sequence[int]) -> str:
 
 
 _MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
+PREVIEW_CHARACTERS = 40
+REASON_CHARACTERS = 300
+"""Error messages (from a loader, a model) are shown longer than URL values, still bounded."""
 
 
 def escape_markdown(text: str) -> str:
-    """``text`` for a Streamlit element that renders markdown, shown literally: every ASCII
-    punctuation character is backslash-escaped, as CommonMark allows."""
+    """Our own text for a Streamlit element that renders markdown, shown literally: every ASCII
+    punctuation character is backslash-escaped, as CommonMark allows. (Not for outside text: a
+    URL in it would still be turned into a link; use `safe_markdown`.)"""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def preview(value: object, width: int = PREVIEW_CHARACTERS) -> str:
+    """An outside value cut to ``width`` characters, with its length when it was longer; line
+    breaks and tabs shown as glyphs."""
+    text = str(value)
+    shown = "".join(WHITESPACE_GLYPHS.get(char, char) if char in "\n\t\r" else char for char in text[:width])
+    return f"{shown}… ({len(text):,} characters)" if len(text) > width else shown
+
+
+def code_span(text: str) -> str:
+    """``text`` as a markdown inline code span: fenced with more backticks than it contains."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}"
+
+
+def safe_markdown(template: str, width: int = PREVIEW_CHARACTERS, **values: object) -> str:
+    """A notice for `st.warning`, `st.error`, ...: ``template`` is our own text (escaped), each
+    ``{name}`` in it an outside value, shown as a preview of ``width`` characters in an inline
+    code span.
+
+    >>> safe_markdown("Value {value} is not allowed.", value="[x](https://evil.example)")
+    'Value ` [x](https://evil.example) ` is not allowed\\\\.'
+    """
+    parts = []
+    for literal, field, _, _ in string.Formatter().parse(template):
+        parts.append(escape_markdown(literal))
+        if field is not None:
+            parts.append(code_span(preview(values[field], width)))
+    return "".join(parts)

@@ -9,16 +9,23 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.logger import get_logger
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import sampling
 from app.registry import ModelRegistry
+from app.shared import SharedLRU
 from app.settings import Settings, read_settings
 from app.slots import ModelSlots, shared_slots
 from app.text import t
 from sampling.memory import return_large_blocks_to_the_system
 from sampling.models import Generation, ModelHandle, NextToken
+
+LOG = get_logger("sampling_explained.requests")
 
 # One request's large tensors go back to the system when freed instead of fragmenting the heap.
 return_large_blocks_to_the_system()
@@ -44,7 +51,7 @@ def model_slots() -> ModelSlots:
 @st.cache_resource(show_spinner=False)
 def _registry(current: Settings) -> ModelRegistry:
     def load(name: str) -> ModelHandle:
-        return sampling.load_model(name, allowed=current.models, limits=current.limits)
+        return sampling.load_model(name, allowed=current.models, limits=current.limits, safetensors_only=True)
 
     return ModelRegistry(load, current.max_loaded_models, current.failed_model_seconds,
                          shared_slots(current.max_concurrent))
@@ -60,34 +67,85 @@ def model(name: str) -> ModelHandle:
     return registry().get(name)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def next_token(name: str, prompt: str) -> NextToken:
-    handle = model(name)
-    with model_slots().hold():
-        return handle.next_token_logits(prompt)
+@dataclass
+class Request:
+    """Who asks for model work, and how to tell them they wait: the session's id (a newer request
+    of the same session replaces a waiting one), whether that session is still there, and a
+    placeholder that shows the place in the queue while waiting."""
 
+    owner: str | None
+    lang: str
+    placeholder: object | None = None
+    waited: float = 0.0
 
-@st.cache_data(max_entries=128, show_spinner=False)
-def generation(name: str, prompt: str, config: sampling.SamplingConfig, samples: int, length: int,
-               seed: int) -> Generation:
-    handle = model(name)
-    with model_slots().hold():
-        return handle.generate(prompt, config, n=samples, max_new_tokens=length, seed=seed)
+    def still_wanted(self) -> bool:
+        if self.owner is None or not Runtime.exists():
+            return True
+        return Runtime.instance().is_active_session(self.owner)
+
+    def while_waiting(self, place: int, seconds: float) -> None:
+        self.waited = seconds
+        if self.placeholder is not None:
+            self.placeholder.info(t(self.lang, "queued", place=place, seconds=seconds), icon="⏳")
+
+    @contextmanager
+    def slot(self, what: str) -> Iterator[None]:
+        """A model slot for ``what`` (logged when it starts, and when it is dropped unstarted)."""
+        started = False
+        try:
+            with model_slots().hold(self.owner, self.still_wanted, self.while_waiting):
+                started = True
+                LOG.info("model work started: %s", what)
+                yield
+        except BaseException as reason:
+            if not started:  # dropped from the queue, or its script was stopped while it waited
+                LOG.info("model work dropped before it started: %s (%s)", what, type(reason).__name__)
+            raise
 
 
 @contextmanager
-def queue_notice(lang: str) -> Iterator[None]:
-    """When every model slot is busy, tell the user they are queued while they wait, and afterwards
-    how long it took; otherwise show nothing."""
+def request(lang: str) -> Iterator[Request]:
+    """Model work for the current session: while it waits for a slot, a notice says where it is in
+    the queue; afterwards, if it waited, how long it took."""
+    context = get_script_run_ctx()
     placeholder = st.empty()
-    queued = model_slots().full
-    if queued:
-        placeholder.info(t(lang, "queued"), icon="⏳")
+    work = Request(context.session_id if context else None, lang, placeholder)
     started = time.perf_counter()
     try:
-        yield
+        yield work
     finally:
-        if queued:
+        if work.waited:
             placeholder.caption(t(lang, "waited", seconds=time.perf_counter() - started))
         else:
             placeholder.empty()
+
+
+@st.cache_resource(show_spinner=False)
+def _next_tokens() -> SharedLRU[NextToken]:
+    return SharedLRU(256)
+
+
+@st.cache_resource(show_spinner=False)
+def _generations() -> SharedLRU[Generation]:
+    return SharedLRU(128)
+
+
+def next_token(name: str, prompt: str, request: Request | None = None) -> NextToken:
+    """The next-token logits of ``prompt``, computed once per (model, prompt) for everyone."""
+    def compute() -> NextToken:
+        handle = model(name)
+        with (request or Request(None, "en")).slot(f"next token, {name}"):
+            return handle.next_token_logits(prompt)
+
+    return _next_tokens().get((name, prompt), compute)
+
+
+def generation(name: str, prompt: str, config: sampling.SamplingConfig, samples: int, length: int,
+               seed: int, request: Request | None = None) -> Generation:
+    """Sampled continuations, computed once per request for everyone (same seed, same text)."""
+    def compute() -> Generation:
+        handle = model(name)
+        with (request or Request(None, "en")).slot(f"generate {samples} x {length}, {name}"):
+            return handle.generate(prompt, config, n=samples, max_new_tokens=length, seed=seed)
+
+    return _generations().get((name, prompt, config, samples, length, seed), compute)

@@ -33,33 +33,40 @@ class Control:
     integer: bool = False
     max_length: int | None = None
 
-    def parse(self, raw: str) -> tuple[Any, str | None]:
+    def parse(self, raw: str) -> tuple[Any, Notice | None]:
         """A URL string to a valid value, and a notice when it had to be changed."""
         if self.choices is not None:
             if raw in self.choices:
                 return raw, None
-            return self.default, f"{shorten(raw)} is not allowed; choose one of {', '.join(self.choices)}"
+            return self.default, Notice("url_not_allowed", {"value": raw, "used": self.default,
+                                                            "allowed": ", ".join(self.choices)})
         if self.max_length is not None:
             if len(raw) > self.max_length:
-                return raw[-self.max_length:], f"{len(raw):,} characters; only the last {self.max_length:,} are kept"
+                return raw[-self.max_length:], Notice("url_too_long", {"length": f"{len(raw):,}",
+                                                                       "limit": f"{self.max_length:,}"})
             return raw, None
         try:
             number = float(raw)
         except ValueError:
-            return self.default, f"{shorten(raw)} is not a number"
+            number = math.nan
         if math.isnan(number):
-            return self.default, f"{shorten(raw)} is not a number"
+            return self.default, Notice("url_not_a_number", {"value": raw, "used": self.default})
         clamped = min(max(number, self.low), self.high)
         if self.integer:
             clamped = int(round(clamped))
         if clamped != number:
-            return clamped, f"{raw!r} is outside [{self.low:g}, {self.high:g}]; clamped to {clamped:g}"
+            return clamped, Notice("url_clamped", {"value": raw, "low": f"{self.low:g}", "high": f"{self.high:g}",
+                                                   "used": f"{clamped:g}"})
         return clamped, None
 
 
-def shorten(text: str, width: int = 40) -> str:
-    """A value for a message: quoted, cut to ``width`` characters."""
-    return repr(text if len(text) <= width else text[:width] + "…")
+@dataclass(frozen=True)
+class Notice:
+    """A message about a URL value that could not be used: the key of its sentence in `app.text`
+    and the values to put in it, which come from outside and are shown only as text."""
+
+    key: str
+    values: dict[str, Any]
 
 
 # Sampling controls, per panel. Their defaults switch everything off (temperature 1).
@@ -110,18 +117,18 @@ def defaults(settings: Settings) -> dict[str, Any]:
     return {key: control.default for key, control in all_controls(settings).items()}
 
 
-def read_url(params: Mapping[str, str], settings: Settings) -> tuple[dict[str, Any], list[str]]:
+def read_url(params: Mapping[str, str], settings: Settings) -> tuple[dict[str, Any], list[Notice]]:
     """Initial state from URL query parameters, and a notice for every value that was not usable."""
     controls = all_controls(settings)
     state, notices = defaults(settings), []
     for key, raw in params.items():
         if key not in controls:
-            notices.append(f"Ignored unknown URL parameter {shorten(key)}.")
+            notices.append(Notice("url_unknown", {"key": key}))
             continue
         value, problem = controls[key].parse(str(raw))
         state[key] = value
         if problem:
-            notices.append(f"URL parameter {key}: {problem}; using {shorten(str(value))}.")
+            notices.append(Notice(problem.key, {"key": key, **problem.values}))
     return state, notices
 
 

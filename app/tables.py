@@ -141,6 +141,21 @@ def continuations(generation: Generation) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas: a cell that starts with
+    ``= + - @``, a tab or a carriage return gets a leading ``'`` (OWASP's advice for CSV
+    injection). Numeric columns are left as they are, so ``-0.5`` stays a number."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(
+                lambda cell: f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell)
+    return safe
+
+
 def comparison_csv(traces: dict[str, Trace], labeller: Labeller, generations: dict[str, Generation]) -> str:
     """The download: every token's raw and final probability in each panel, then each panel's
     generated tokens, as two CSV tables separated by a blank line."""
@@ -149,9 +164,9 @@ def comparison_csv(traces: dict[str, Trace], labeller: Labeller, generations: di
          for panel, trace in traces.items()],
         ignore_index=True,
     )
-    parts = [distributions[["panel", *distributions.columns[:-1]]].to_csv(index=False)]
+    parts = [spreadsheet_safe(distributions[["panel", *distributions.columns[:-1]]]).to_csv(index=False)]
     if generations:
         generated = pd.concat([continuations(generation).assign(panel=panel.upper())
                                for panel, generation in generations.items()], ignore_index=True)
-        parts.append(generated[["panel", *generated.columns[:-1]]].to_csv(index=False))
+        parts.append(spreadsheet_safe(generated[["panel", *generated.columns[:-1]]]).to_csv(index=False))
     return "\n".join(parts)

@@ -157,8 +157,9 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "提示词为空：模型从文本起始词元开始，相当于无条件生成。",
     },
     "queued": {
-        "en": "Other people are using the model right now; you are in the queue.",
-        "zh": "其他人正在使用模型，你正在排队。",
+        "en": "Other people are using the model right now: you are number {place} in the queue "
+        "(waiting {seconds:.0f} s).",
+        "zh": "其他人正在使用模型：你排在第 {place} 位（已等待 {seconds:.0f} 秒）。",
     },
     "waited": {
         "en": "Other people were using the model: this took {seconds:.1f} s.",
@@ -214,6 +215,23 @@ TEXT: dict[str, dict[str, str]] = {
     "axis_cumulative_probability": {"en": "cumulative probability", "zh": "累计概率"},
     "axis_rank": {"en": "rank", "zh": "排名"},
     "axis_cumulative": {"en": "cumulative", "zh": "累计"},
+    "url_unknown": {"en": "Ignored the unknown URL parameter {key}.", "zh": "忽略了未知的 URL 参数 {key}。"},
+    "url_not_allowed": {
+        "en": "URL parameter {key}: {value} is not allowed (allowed: {allowed}); using {used}.",
+        "zh": "URL 参数 {key}：不允许 {value}（可用：{allowed}）；改用 {used}。",
+    },
+    "url_too_long": {
+        "en": "URL parameter {key}: {length} characters; only the last {limit} are kept.",
+        "zh": "URL 参数 {key}：共 {length} 个字符；只保留最后 {limit} 个。",
+    },
+    "url_not_a_number": {
+        "en": "URL parameter {key}: {value} is not a number; using {used}.",
+        "zh": "URL 参数 {key}：{value} 不是数字；改用 {used}。",
+    },
+    "url_clamped": {
+        "en": "URL parameter {key}: {value} is outside [{low}, {high}]; clamped to {used}.",
+        "zh": "URL 参数 {key}：{value} 超出 [{low}, {high}]；已限制为 {used}。",
+    },
     "greedy_note": {
         "en": "Temperature 0 is greedy decoding: the most likely token every time; top_p and the other filters "
         "have no effect.",
@@ -235,6 +253,11 @@ def chart_titles(lang: str) -> dict[str, str]:
     return {name: t(lang, key) for name, key in CHART_TITLES.items()}
 
 
-def t(lang: str, key: str, **values: object) -> str:
+def template(lang: str, key: str) -> str:
+    """A sentence with its ``{placeholders}`` still in it, in ``lang``."""
     entry = TEXT[key]
-    return entry.get(lang, entry["en"]).format(**values)
+    return entry.get(lang, entry["en"])
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    return template(lang, key).format(**values)

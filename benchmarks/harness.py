@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -42,6 +43,11 @@ class Server:
     url: str
     process: subprocess.Popen
     started_at: float
+    log: list[tuple[float, str]]
+    """The server's output lines as they came, each with its `time.monotonic()`."""
+
+    def log_lines(self, containing: str, after: float = 0.0) -> list[str]:
+        return [line for at, line in list(self.log) if containing in line and at >= after]
 
     @property
     def resident_mb(self) -> float:
@@ -61,6 +67,14 @@ def streamlit_server(
     started_at = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}" + (f"/{base_path}" if base_path else "")
+    log: list[tuple[float, str]] = []
+
+    def read_output() -> None:
+        # Drained all the time: a full pipe would block the server.
+        for line in iter(process.stdout.readline, b""):
+            log.append((time.monotonic(), line.decode(errors="replace").rstrip()))
+
+    threading.Thread(target=read_output, daemon=True).start()
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -69,10 +83,10 @@ def streamlit_server(
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode(errors="replace") if process.poll() is not None else ""
+                    output = "\n".join(line for _, line in log)
                     raise RuntimeError(f"streamlit did not start: {output[-2000:]}") from None
                 time.sleep(0.2)
-        yield Server(url, process, started_at)
+        yield Server(url, process, started_at, log)
     finally:
         process.terminate()
         try:

@@ -63,18 +63,14 @@ def best_of(function: Callable[[], object], repeats: int = 5, synchronize: bool 
 
 def slider_response(reruns: int = 30) -> Figure:
     """Median AppTest rerun after a slider move, with cached logits and with the forward pass forced."""
-    from streamlit.runtime.caching import cache_data_api
     from streamlit.testing.v1 import AppTest
 
+    from app import resources
     from benchmarks.harness import ROOT
 
     def clear_logits_cache() -> None:
-        # Streamlit has no public per-function clear from outside the script; this empties the
-        # next-token cache only, so that the rerun must run the model's forward pass again.
-        for caches in cache_data_api._data_caches._function_caches.values():
-            for cache in caches.values():
-                if "cached_next_token" in cache.display_name:
-                    cache.clear()
+        # Empties the next-token logits only, so that the rerun must run the model's forward pass.
+        resources._next_tokens().clear()
 
     def median_rerun(force_forward: bool) -> float:
         at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)

@@ -7,7 +7,8 @@
 """
 
 from sampling.config import ORDERS, SamplingConfig
-from sampling.models import BUNDLED_MODELS, Limits, ModelHandle, ModelLoadError, default_model_name, load_model
+from sampling.limits import Limits
+from sampling.models import BUNDLED_MODELS, ModelHandle, ModelLoadError, default_model_name, load_model
 from sampling.pipeline import Stage, Trace, apply, chain, sample
 
 __all__ = [

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,6 +22,7 @@ from huggingface_hub import try_to_load_from_cache
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, StaticCache
 
 from sampling.config import SamplingConfig
+from sampling.limits import Limits, check_count
 from sampling.metrics import entropy_of_logits
 from sampling.pipeline import apply, sample
 from sampling.tokens import decode_with_padding, token_labels
@@ -32,27 +35,6 @@ HUB_PROBE_SECONDS = 2.0
 
 class ModelLoadError(RuntimeError):
     """A model could not be loaded; the message is one line, fit to show a user."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds on the work one request may ask of a model. A shared server sets them low; the
-    library checks them on every call, so no caller can go around them."""
-
-    max_prompt_chars: int = 1_000_000
-    max_new_tokens: int = 4_096
-    max_samples: int = 4_096
-
-    def __post_init__(self) -> None:
-        for name in ("max_prompt_chars", "max_new_tokens", "max_samples"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _positive_int(name: str, value: object, limit: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-        raise ValueError(f"{name} must be an integer from 1 to {limit}, got {value!r}")
 
 
 def bundled_model_path(name: str) -> Path:
@@ -82,17 +64,31 @@ def default_model_name() -> str:
     return "gpt2" if _in_local_hub_cache("gpt2") else BUNDLED_MODELS[0]
 
 
+HUB_PROBE_TTL_SECONDS = 300.0
+_hub_probe: dict[str, tuple[float, bool]] = {}
+_hub_probe_lock = threading.Lock()
+
+
 def _hub_reachable() -> bool:
-    """A quick TCP probe, so that an offline machine fails in seconds rather than after retries."""
+    """Whether the model hub answers: a quick TCP probe, so that an offline machine fails in seconds
+    rather than after retries. The answer is kept for `HUB_PROBE_TTL_SECONDS` for the whole process
+    (every session of a server), and one probe runs at a time."""
     if hub_constants.HF_HUB_OFFLINE:
         return False
-    endpoint = urlparse(hub_constants.ENDPOINT)
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        with socket.create_connection((endpoint.hostname, port), timeout=HUB_PROBE_SECONDS):
-            return True
-    except OSError:
-        return False
+    with _hub_probe_lock:
+        endpoint = hub_constants.ENDPOINT
+        known = _hub_probe.get(endpoint)
+        if known is not None and time.monotonic() - known[0] < HUB_PROBE_TTL_SECONDS:
+            return known[1]
+        parsed = urlparse(endpoint)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parsed.hostname, port), timeout=HUB_PROBE_SECONDS):
+                reachable = True
+        except OSError:
+            reachable = False
+        _hub_probe[endpoint] = (time.monotonic(), reachable)
+        return reachable
 
 
 def _locate(name: str) -> tuple[str, bool]:
@@ -130,7 +126,10 @@ def pick_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype != "auto":
-        return getattr(torch, dtype)
+        chosen = getattr(torch, str(dtype), None)
+        if not isinstance(chosen, torch.dtype) or not chosen.is_floating_point:
+            raise ValueError(f"dtype must be 'auto' or a floating-point torch dtype such as 'float32', got {dtype!r}")
+        return chosen
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float16 if device.type == "mps" else torch.float32
@@ -269,8 +268,8 @@ class ModelHandle:
         generator seeded by ``seed``, so the result is deterministic and matches the charts.
         Each sequence stops at EOS; the batch stops when all have.
         """
-        _positive_int("n", n, self.limits.max_samples)
-        _positive_int("max_new_tokens", max_new_tokens, self.limits.max_new_tokens)
+        check_count("n", n, self.limits.max_samples)
+        check_count("max_new_tokens", max_new_tokens, self.limits.max_new_tokens)
         encoded = self.encode(prompt, room=max_new_tokens)
         generator = torch.Generator(device=self.device).manual_seed(int(seed))
         eos = self.eos_token_id
@@ -333,26 +332,37 @@ def load_model(
     *,
     allowed: Sequence[str] | None = None,
     limits: Limits = Limits(),
+    safetensors_only: bool = False,
 ) -> ModelHandle:
     """Load a causal LM and its tokenizer; remote code is never trusted.
 
     ``name_or_path``: a bundled model (``fortune-base``, ``fortune-small``), a local directory in
     Hugging Face format, or a hub id. ``None`` follows `default_model_name`. ``device="auto"`` picks
     cuda, then mps, then cpu; ``dtype="auto"`` picks bf16/fp16 on a GPU and fp32 on the CPU.
-    ``allowed``: when given, any other name is refused before anything is read or downloaded.
-    ``limits`` bound what each call on the handle may ask.
+    ``allowed``: when given (a list or tuple of exact names), any other name is refused before
+    anything is read or downloaded. ``limits`` bound what each call on the handle may ask.
+    ``safetensors_only``: refuse pickled weights (``pytorch_model.bin``), as a shared server should.
     Failures raise `ModelLoadError` with a one-line message.
     """
     name = name_or_path or default_model_name()
-    if allowed is not None and name not in allowed:
-        raise ModelLoadError(f"Model {name!r} is not in the allow-list ({', '.join(allowed)})")
+    if allowed is not None:
+        if isinstance(allowed, (str, bytes)) or not all(isinstance(entry, str) for entry in allowed):
+            raise ValueError(f"allowed must be a list or tuple of exact model names, got {allowed!r}")
+        if name not in allowed:
+            raise ModelLoadError(f"Model {name!r} is not in the allow-list ({', '.join(allowed)})")
     source, local = _locate(name)
+    if safetensors_only and local and Path(source).is_dir() and not any(Path(source).glob("*.safetensors")):
+        raise ModelLoadError(
+            f"Model {name!r} has no safetensors weights (only pickled ones, which this deployment does not "
+            "load); convert it with save_pretrained(..., safe_serialization=True)"
+        )
     chosen_device = pick_device(device)
     chosen_dtype = pick_dtype(dtype, chosen_device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, local_files_only=local)
         model = AutoModelForCausalLM.from_pretrained(
-            source, trust_remote_code=False, local_files_only=local, dtype=chosen_dtype
+            source, trust_remote_code=False, local_files_only=local, dtype=chosen_dtype,
+            use_safetensors=True if safetensors_only else None,
         )
     except Exception as error:  # noqa: BLE001 - any loader failure becomes one clear line
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

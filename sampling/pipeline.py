@@ -15,6 +15,7 @@ import torch
 from sampling import engines
 from sampling.config import SamplingConfig
 from sampling.engines import REMOVED, LlamaCppChoice
+from sampling.limits import Limits, check_count
 
 TIE_RULES: dict[str, str] = {
     "transformers": "transformers keeps every token tied with the k-th at top_k; top_p and typical cut "
@@ -144,7 +145,7 @@ def check_finite(logits: torch.Tensor) -> None:
         )
 
 
-def sample(probs: torch.Tensor, n: int, seed: int | torch.Generator) -> torch.Tensor:
+def sample(probs: torch.Tensor, n: int, seed: int | torch.Generator, limits: Limits = Limits()) -> torch.Tensor:
     """Draw ``n`` token ids (with replacement) from ``probs`` with a generator of its own.
 
     ``seed`` is an int, or a `torch.Generator` to continue drawing from (as generation does step
@@ -153,10 +154,10 @@ def sample(probs: torch.Tensor, n: int, seed: int | torch.Generator) -> torch.Te
 
     Each draw inverts the cumulative distribution (float64) at a uniform number: exactly the
     distribution ``probs``, and at a 152k vocabulary some 30 times cheaper than
-    ``torch.multinomial`` on a CPU. A token of probability 0 is never drawn.
+    ``torch.multinomial`` on a CPU. A token of probability 0 is never drawn. ``n`` is at most
+    ``limits.max_samples``.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_count("n", n, limits.max_samples)
     if isinstance(seed, torch.Generator):
         generator = seed
     else:

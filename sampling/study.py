@@ -51,19 +51,57 @@ RESULT_COLUMNS = {"model", "prompt_index", "sweep", "temperature", "top_p", "top
                   "entropy_bits", "effective_tokens", "tokens_kept"}
 
 
-def read_results(source: Path | str | BinaryIO) -> pd.DataFrame:
-    """A results file of `python -m sampling.sweep` (Parquet or CSV), checked for its columns."""
-    name = getattr(source, "name", str(source))
+class ResultsFileError(ValueError):
+    """A results file that cannot be used; the message says why in one line."""
+
+
+MAX_RESULT_ROWS = 3_000_000
+"""A results file is read only when its row count is known to be at most this (about 250 MB)."""
+
+
+def read_results(source: Path | str | BinaryIO, max_rows: int = MAX_RESULT_ROWS) -> pd.DataFrame:
+    """A results file of `python -m sampling.sweep` (Parquet or CSV), checked before it is read:
+    its columns first, then its number of rows; only the columns the study uses are read."""
+    name = str(getattr(source, "name", source))
     try:
-        results = pd.read_parquet(source) if str(name).endswith(".parquet") else pd.read_csv(source)
+        results = _read_bounded(source, name, max_rows)
+    except ResultsFileError:
+        raise
     except Exception as error:  # noqa: BLE001 - any unreadable file gets one clear message
-        raise ValueError(f"{name} is not a readable results file ({type(error).__name__})") from error
-    missing = RESULT_COLUMNS - set(results.columns)
-    if missing:
-        raise ValueError(f"{name} lacks the columns {', '.join(sorted(missing))}; "
-                         "expected the output of python -m sampling.sweep")
+        raise ResultsFileError(f"{name} is not a readable results file ({type(error).__name__})") from error
     if not {"temperature", "top_p"} <= set(results["sweep"]):
-        raise ValueError(f"{name} has no temperature or top_p sweep to compare")
+        raise ResultsFileError(f"{name} has no temperature or top_p sweep to compare")
+    return results
+
+
+def _check_columns(name: str, columns: set[str]) -> None:
+    missing = RESULT_COLUMNS - columns
+    if missing:
+        raise ResultsFileError(f"{name} lacks the columns {', '.join(sorted(missing))}; "
+                         "expected the output of python -m sampling.sweep")
+
+
+def _too_many_rows(name: str, max_rows: int) -> ResultsFileError:
+    return ResultsFileError(f"{name} has more than {max_rows:,} rows; the Study view reads at most that many")
+
+
+def _read_bounded(source: Path | str | BinaryIO, name: str, max_rows: int) -> pd.DataFrame:
+    columns = sorted(RESULT_COLUMNS)
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(source)
+        _check_columns(name, set(parquet.schema_arrow.names))
+        if parquet.metadata.num_rows > max_rows:
+            raise _too_many_rows(name, max_rows)
+        return parquet.read(columns=columns).to_pandas()
+    header = pd.read_csv(source, nrows=0)
+    _check_columns(name, set(header.columns))
+    if hasattr(source, "seek"):
+        source.seek(0)
+    results = pd.read_csv(source, usecols=columns, nrows=max_rows + 1)
+    if len(results) > max_rows:
+        raise _too_many_rows(name, max_rows)
     return results
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from pathlib import Path
 
@@ -53,3 +54,9 @@ def panel_metric(at: AppTest, panel: str, label: str) -> float:
     """A headline metric of panel A (first occurrence) or B (second)."""
     values = [value for name, value in metrics(at) if name == label]
     return float(values[0 if panel == "a" else 1].replace(",", ""))
+
+
+def plain_text(markdown: str) -> str:
+    """What a notice built by `app.html.safe_markdown` reads as: code spans and escapes removed."""
+    text = re.sub(r"(`+) (.*?) \1", r"\2", markdown)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)

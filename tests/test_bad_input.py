@@ -3,7 +3,7 @@
 
 import pytest
 
-from apptest_helpers import charts, new_app, panel_metric
+from apptest_helpers import charts, new_app, panel_metric, plain_text
 
 LONG = "x" * 100_000
 
@@ -20,8 +20,8 @@ URL_CASES = [
     ("HTML and script", {"prompt": "<script>alert(1)</script><img src=x onerror=alert(1)>"}, None, {}),
     ("markdown link and image", {"prompt": "[click](javascript:alert(1)) ![x](http://example.com/x.png)"},
      None, {}),
-    ("not a number", {"a_temperature": "hot"}, "'hot' is not a number", {"a_temperature": 1.0}),
-    ("nan", {"a_top_p": "nan"}, "'nan' is not a number", {"a_top_p": 1.0}),
+    ("not a number", {"a_temperature": "hot"}, "hot is not a number", {"a_temperature": 1.0}),
+    ("nan", {"a_top_p": "nan"}, "nan is not a number", {"a_top_p": 1.0}),
     ("inf", {"a_temperature": "inf"}, "clamped to 2", {"a_temperature": 2.0}),
     ("1e309", {"b_temperature": "1e309"}, "clamped to 2", {"b_temperature": 2.0}),
     ("negative", {"a_min_p": "-3"}, "clamped to 0", {"a_min_p": 0.0}),
@@ -33,14 +33,14 @@ URL_CASES = [
     ("top_p 1", {"a_top_p": "1"}, None, {"a_top_p": 1.0}),
     ("unknown engine", {"a_order": "<b>sglang</b>"}, "is not allowed", {"a_order": "transformers"}),
     ("model outside the allow-list", {"model": "evil/remote-code-model"}, "is not allowed", {"model": "fortune-base"}),
-    ("unknown parameter", {"a_temperatur": "0.5"}, "Ignored unknown URL parameter", {}),
+    ("unknown parameter", {"a_temperatur": "0.5"}, "Ignored the unknown URL parameter", {}),
     ("huge sample count", {"a_samples": "10000", "a_length": "99999"}, "clamped to 16", {"a_samples": 16,
                                                                                       "a_length": 200}),
 ]
 
 
 def messages(at) -> str:
-    return " ".join(element.value for kind in (at.warning, at.info, at.error) for element in kind)
+    return " ".join(plain_text(element.value) for kind in (at.warning, at.info, at.error) for element in kind)
 
 
 @pytest.mark.parametrize(("name", "params", "expected", "values"), URL_CASES, ids=[case[0] for case in URL_CASES])

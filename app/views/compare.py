@@ -15,9 +15,10 @@ import torch
 import sampling
 from app import charts, notices, resources, state, tables
 from app.views import sidebar
-from app.html import continuation_html, escape_markdown, prompt_html
+from app.html import REASON_CHARACTERS, continuation_html, escape_markdown, prompt_html, safe_markdown
 from app.settings import Settings
-from app.text import chart_titles, t
+from app.slots import LeftTheQueue
+from app.text import chart_titles, t, template
 from sampling import metrics
 from sampling.models import ModelHandle, ModelLoadError
 
@@ -69,13 +70,14 @@ def panel_notices(name: str, prompt: str, config: sampling.SamplingConfig, lang:
 def usable_model(settings: Settings, lang: str) -> ModelHandle | None:
     """The chosen model, or the one in use before it if it fails to load (with the reason shown)."""
     if "model_error" in st.session_state:
-        st.error(t(lang, "model_failed", reason=st.session_state.pop("model_error")))
+        st.error(safe_markdown(template(lang, "model_failed"), REASON_CHARACTERS,
+                               reason=st.session_state.pop("model_error")))
     candidates = dict.fromkeys([st.session_state["model"], st.session_state.get("model_in_use"), *settings.models])
     for name in filter(None, candidates):
         try:
             handle = resources.model(name)
         except ModelLoadError as error:
-            st.error(t(lang, "model_failed", reason=str(error)))
+            st.error(safe_markdown(template(lang, "model_failed"), REASON_CHARACTERS, reason=str(error)))
             continue
         st.session_state["model_in_use"] = st.session_state["model"] = name
         return handle
@@ -177,7 +179,7 @@ def panel_view(panel: str, handle: ModelHandle, prompt: str, logits: torch.Tenso
     try:
         trace = sampling.apply(logits, config)
     except ValueError as error:
-        st.error(t(lang, "bad_logits", reason=str(error)))
+        st.error(safe_markdown(template(lang, "bad_logits"), REASON_CHARACTERS, reason=str(error)))
         return
     if config.greedy:
         st.caption(t(lang, "greedy_note"))
@@ -222,10 +224,13 @@ def samples_section(panel: str, name: str, prompt: str, lang: str, settings: Set
         drawn = st.session_state[drawn_key] = request
     show_stale_samples(places, panel, lang)
     try:
-        with resources.queue_notice(lang), st.spinner(t(lang, "sampling")):
-            generation = resources.generation(*drawn)
+        with resources.request(lang) as work, st.spinner(t(lang, "sampling")):
+            generation = resources.generation(*drawn, request=work)
+    except LeftTheQueue:
+        st.stop()  # a newer request of this session replaced this one, or the session has gone
     except Exception as error:  # noqa: BLE001 - the page stays usable whatever the model did
-        st.error(t(lang, "sampling_failed", reason=f"{type(error).__name__}: {error}"))
+        st.error(safe_markdown(template(lang, "sampling_failed"), REASON_CHARACTERS,
+                               reason=f"{type(error).__name__}: {error}"))
         return
     for continuation in generation.continuations:
         st.html(continuation_html(continuation))
@@ -261,7 +266,7 @@ def render(settings: Settings, lang: str) -> None:
     st.title(t(lang, "title"))
     st.caption(t(lang, "intro"))
     for notice in st.session_state.pop("url_notices", []):
-        st.warning(notice, icon="🔗")
+        st.warning(safe_markdown(template(lang, notice.key), **notice.values), icon="🔗")
     handle = usable_model(settings, lang)
     sidebar.render(settings, lang)
     if handle is None:
@@ -270,10 +275,12 @@ def render(settings: Settings, lang: str) -> None:
     if prompt and not prompt.strip():
         st.info(t(lang, "whitespace_prompt"))
     try:
-        with resources.queue_notice(lang):
-            next_token = resources.next_token(name, prompt)
+        with resources.request(lang) as work:
+            next_token = resources.next_token(name, prompt, request=work)
+    except LeftTheQueue:
+        st.stop()
     except ValueError as error:
-        st.error(str(error))
+        st.error(safe_markdown("{reason}", REASON_CHARACTERS, reason=str(error)))
         st.stop()
     with st.expander(t(lang, "prompt_tokens")):
         st.html(prompt_html(next_token.prompt.labels, next_token.prompt.ids))

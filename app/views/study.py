@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app import charts
+from app.html import REASON_CHARACTERS, safe_markdown
 from app.text import t
 from sampling import study
 
@@ -32,7 +33,7 @@ def render(lang: str) -> None:
     try:
         results = cached_results(upload.getvalue() if upload else None, upload.name if upload else "")
     except (ValueError, OSError) as error:
-        st.error(str(error))
+        st.error(safe_markdown("{reason}", REASON_CHARACTERS, reason=str(error)))
         return
     models = sorted(results["model"].unique())
     model = st.selectbox(t(lang, "study_model"), models, key="study_model")

@@ -1,0 +1,97 @@
+"""A Streamlit session without a browser: Streamlit's own websocket protocol (protobuf BackMsg and
+ForwardMsg), enough to open the page, move a slider and see when the run has finished. Load tests
+built on it measure the server, not the browsers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+RUN_TIMEOUT = 600.0
+
+
+@dataclass
+class Widget:
+    id: str
+    fragment_id: str
+
+
+@dataclass
+class RunResult:
+    seconds: float
+    exceptions: list[str] = field(default_factory=list)
+    finished: bool = True
+
+
+class Session:
+    """One websocket session of the page at ``url`` (http://host:port[/base])."""
+
+    def __init__(self, url: str, query_string: str = "") -> None:
+        self.url = url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
+        self.query_string = query_string
+        self.widgets: dict[str, Widget] = {}
+        self.connection = None
+
+    async def __aenter__(self) -> Session:
+        self.connection = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None,
+                                                   open_timeout=60)
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+            self.connection = None
+
+    def drop(self) -> None:
+        """Cut the connection at once, as a closed browser tab does (no closing handshake)."""
+        if self.connection is not None:
+            self.connection.transport.abort()
+            self.connection = None
+
+    async def run(self, slider_values: dict[str, float] | None = None) -> RunResult:
+        """Run the page (the first time) or move sliders (by key) and wait for the run to finish.
+        A slider inside a fragment reruns only that fragment, as in a browser."""
+        message = BackMsg()
+        state = message.rerun_script
+        state.query_string = self.query_string
+        for key, value in (slider_values or {}).items():
+            widget = self.widgets[key]
+            entry = state.widget_states.widgets.add()
+            entry.id = widget.id
+            entry.double_array_value.data.append(value)
+            if widget.fragment_id:
+                state.fragment_id = widget.fragment_id
+        started = time.perf_counter()
+        await self.connection.send(message.SerializeToString())
+        result = RunResult(0.0)
+        while True:
+            raw = await self.connection.recv()
+            forward = ForwardMsg()
+            forward.ParseFromString(raw)
+            kind = forward.WhichOneof("type")
+            if kind == "delta":
+                self._read_delta(forward, result)
+            elif kind == "script_finished":
+                result.seconds = time.perf_counter() - started
+                return result
+
+    def _read_delta(self, forward: ForwardMsg, result: RunResult) -> None:
+        delta = forward.delta
+        if delta.WhichOneof("type") != "new_element":
+            return
+        element = delta.new_element
+        kind = element.WhichOneof("type")
+        if kind == "exception":
+            result.exceptions.append(f"{element.exception.type}: {element.exception.message}")
+        elif kind == "slider":
+            widget_id = element.slider.id
+            key = widget_id.rsplit("-", 1)[-1]
+            self.widgets[key] = Widget(widget_id, delta.fragment_id)
