@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from app.text import t
+from sampling.config import SamplingConfig
 from sampling.pipeline import Trace
 
 
@@ -20,3 +23,19 @@ def stage_notices(trace: Trace, lang: str) -> list[str]:
                            logit=float(ties["logit"]), rule=t(lang, f"tie_rule_{trace.config.order}")))
     return lines
 
+
+
+def describe_pair(a: SamplingConfig, b: SamplingConfig, lang: str) -> str:
+    """One line on what the two panels show: the settings in which A and B differ, and what the
+    first of them does."""
+    differing = [field.name for field in fields(SamplingConfig) if getattr(a, field.name) != getattr(b, field.name)]
+    if not differing:
+        return t(lang, "pair_same")
+    values = ("、" if lang == "zh" else ", ").join(
+        t(lang, "pair_value", name=name, a=_shown(getattr(a, name)), b=_shown(getattr(b, name))) for name in differing)
+    explanation = t(lang, "order_explained") if "order" in differing else t(lang, f"{differing[0]}_help")
+    return t(lang, "pair_differ", values=values, explanation=explanation)
+
+
+def _shown(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -51,7 +51,8 @@ def model_slots() -> ModelSlots:
 @st.cache_resource(show_spinner=False)
 def _registry(current: Settings) -> ModelRegistry:
     def load(name: str) -> ModelHandle:
-        return sampling.load_model(name, allowed=current.models, limits=current.limits, safetensors_only=True)
+        allowed = None if current.open_models else current.models
+        return sampling.load_model(name, allowed=allowed, limits=current.limits, safetensors_only=True)
 
     return ModelRegistry(load, current.max_loaded_models, current.failed_model_seconds,
                          shared_slots(current.max_concurrent))
@@ -138,6 +139,21 @@ def next_token(name: str, prompt: str, request: Request | None = None) -> NextTo
             return handle.next_token_logits(prompt)
 
     return _next_tokens().get((name, prompt), compute)
+
+
+@st.cache_resource(show_spinner=False)
+def _step_logits() -> SharedLRU:
+    return SharedLRU(256)
+
+
+def logits_after(name: str, token_ids: tuple[int, ...], request: Request | None = None):
+    """The logits after a prompt and the first tokens of a continuation, for stepping through it."""
+    def compute():
+        handle = model(name)
+        with (request or Request(None, "en")).slot(f"one step, {name}"):
+            return handle.logits_after(token_ids)
+
+    return _step_logits().get((name, token_ids), compute)
 
 
 def generation(name: str, prompt: str, config: sampling.SamplingConfig, samples: int, length: int,

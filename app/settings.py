@@ -2,7 +2,7 @@
 
 | variable | default | meaning |
 |---|---|---|
-| SAMPLING_ALLOWED_MODELS | the default model and the bundled ones | comma-separated allow-list; the first is the default |
+| SAMPLING_ALLOWED_MODELS | none: a local run, where any hub id or local path can be typed | comma-separated allow-list; the first is the default. A shared server must set it |
 | SAMPLING_MAX_PROMPT_CHARS | 4000 | longest prompt accepted |
 | SAMPLING_MAX_NEW_TOKENS | 200 | longest continuation |
 | SAMPLING_MAX_SAMPLES | 16 | continuations per panel |
@@ -17,7 +17,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sampling.models import BUNDLED_MODELS, Limits, default_model_name
+from sampling.limits import Limits
+from sampling.models import BUNDLED_MODELS, WELL_KNOWN_MODELS, default_model_name, hub_reachable, in_local_hub_cache
 
 PREFIX = "SAMPLING_"
 DEFAULTS = {"MAX_PROMPT_CHARS": 4000, "MAX_NEW_TOKENS": 200, "MAX_SAMPLES": 16, "MAX_CONCURRENT": 2,
@@ -27,7 +28,9 @@ DEFAULTS = {"MAX_PROMPT_CHARS": 4000, "MAX_NEW_TOKENS": 200, "MAX_SAMPLES": 16, 
 @dataclass(frozen=True)
 class Settings:
     models: tuple[str, ...]
-    """The allow-list users pick from; the first is the default. No other model is ever loaded."""
+    """The models offered; the first is the default. With an allow-list, no other is ever loaded."""
+    open_models: bool
+    """No allow-list: a local run, where the model box also takes any hub id or local path."""
     limits: Limits
     max_concurrent: int
     max_loaded_models: int
@@ -50,13 +53,21 @@ def _integer(source: Mapping[str, object], name: str, default: int | None = None
     return value
 
 
+def available_well_known_models() -> list[str]:
+    """The well-known small models a local run can load: all of them when the hub answers, else
+    the ones already in the local cache."""
+    if hub_reachable():
+        return list(WELL_KNOWN_MODELS)
+    return [name for name in WELL_KNOWN_MODELS if in_local_hub_cache(name)]
+
+
 def read_settings(*sources: Mapping[str, object]) -> Settings:
     """Settings from the first source that names each value (environment first by default)."""
     merged: dict[str, object] = {}
     for source in reversed(sources or (os.environ,)):
         merged.update({key: value for key, value in source.items() if str(key).startswith(PREFIX)})
-    configured = [name.strip() for name in str(merged.get(PREFIX + "ALLOWED_MODELS", "")).split(",")]
-    models = _dedupe(configured) or _dedupe([default_model_name(), *BUNDLED_MODELS])
+    configured = _dedupe([name.strip() for name in str(merged.get(PREFIX + "ALLOWED_MODELS", "")).split(",")])
+    models = configured or _dedupe([default_model_name(), *BUNDLED_MODELS, *available_well_known_models()])
     limits = Limits(
         max_prompt_chars=_integer(merged, "MAX_PROMPT_CHARS"),
         max_new_tokens=_integer(merged, "MAX_NEW_TOKENS"),
@@ -64,6 +75,7 @@ def read_settings(*sources: Mapping[str, object]) -> Settings:
     )
     return Settings(
         models=models,
+        open_models=not configured,
         limits=limits,
         max_concurrent=_integer(merged, "MAX_CONCURRENT"),
         max_loaded_models=_integer(merged, "MAX_LOADED_MODELS", default=len(models)),

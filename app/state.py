@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.settings import Settings
 from sampling.config import OFF, ORDERS, SUPPORTED, SamplingConfig
 
 PANELS = ("a", "b")
+MAX_MODEL_NAME = 200
+"""Longest model name a local run takes from the URL or the model box."""
 DEFAULT_PROMPT = "hello, this is my favorite"
 LANGUAGES = ("en", "zh")
 
@@ -106,9 +108,12 @@ def all_controls(settings: Settings) -> dict[str, Control]:
     """Every state key; the model choice is the allow-list, the prompt as long as the limit."""
     controls = {control.name: control for control in PAGE_CHOICES}
     controls["prompt"] = Control("prompt", DEFAULT_PROMPT, max_length=settings.limits.max_prompt_chars)
-    controls["model"] = Control("model", settings.models[0], choices=settings.models)
-    for panel in PANELS:
+    controls["model"] = (Control("model", settings.models[0], max_length=MAX_MODEL_NAME) if settings.open_models
+                         else Control("model", settings.models[0], choices=settings.models))
+    for panel, opening in zip(PANELS, PAIR_PRESETS[OPENING_PAIR], strict=True):
         for control in SAMPLING_CONTROLS + generation_controls(settings):
+            if control.name in opening and opening[control.name] != control.default:
+                control = replace(control, default=opening[control.name])
             controls[panel_key(panel, control.name)] = control
     return controls
 
@@ -172,11 +177,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "all filters off": dict(OFF_SETTINGS),
 }
 
-# The original explanation's comparisons: one setting for A, one for B.
+# The classic comparisons of temperature and top_p: one setting for A, one for B. The page opens
+# on the first.
 PAIR_PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "temperature 0.9 vs 0.1": ({**OFF_SETTINGS, "temperature": 0.9}, {**OFF_SETTINGS, "temperature": 0.1}),
-    "top_p 0.9 vs 0.1": ({**OFF_SETTINGS, "top_p": 0.9}, {**OFF_SETTINGS, "top_p": 0.1}),
+    "temperature": ({**OFF_SETTINGS, "temperature": 0.9}, {**OFF_SETTINGS, "temperature": 0.1}),
+    "top_p": ({**OFF_SETTINGS, "top_p": 0.9}, {**OFF_SETTINGS, "top_p": 0.1}),
 }
+OPENING_PAIR = "temperature"
 
 
 def set_panel(state: MutableMapping[str, Any], panel: str, settings: Mapping[str, Any]) -> None:

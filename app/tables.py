@@ -65,6 +65,33 @@ def top_tokens(trace: Trace, labeller: Labeller, top_n: int) -> pd.DataFrame:
     })
 
 
+ARITHMETIC_COLUMNS = ("rank", "label", "logit", "scaled_logit", "scaled_prob", "cumulative", "final_prob",
+                      "removed_by")
+
+
+def arithmetic(tokens: pd.DataFrame) -> pd.DataFrame:
+    """The worked arithmetic of the top tokens, from `top_tokens`: logits, logits divided by the
+    temperature, their softmax, its running sum in rank order, the final probability and the stage
+    that removed the token."""
+    return tokens[list(ARITHMETIC_COLUMNS)]
+
+
+def thresholds(trace: Trace) -> list[tuple[str, float]]:
+    """What each cutting stage of a ``[vocab]`` trace compared against: (stage, value). top_p: the
+    number of tokens it kept; typical_p: the entropy it centred on (nats); the others: the
+    probability below which they removed a token (top_k: the k-th largest)."""
+    found = []
+    for stage in trace.stages:
+        details = stage.details
+        if stage.name == "top_p":
+            found.append((stage.name, float(details["cutoff_rank"])))
+        elif stage.name == "typical_p":
+            found.append((stage.name, float(details["entropy_nats"])))
+        elif "threshold_prob" in details:
+            found.append((stage.name, float(details["threshold_prob"])))
+    return found
+
+
 def stage_names(trace: Trace) -> list[str]:
     """The heat map's columns: the raw distribution, then every stage in the engine's order."""
     return [RAW_STAGE, *(stage.name for stage in trace.stages)]

@@ -14,6 +14,15 @@ TEXT: dict[str, dict[str, str]] = {
         "一步步把这些分数变成下一个词元的抽样分布。左右两边对比两种设置。",
     },
     "model": {"en": "Model", "zh": "模型"},
+    "model_help_open": {
+        "en": "The bundled models work offline. Type any causal LM's hub id (gpt2, Qwen/Qwen2.5-0.5B, ...) or a "
+        "local folder to load it.",
+        "zh": "自带的模型可离线使用。输入任意因果语言模型的 hub 名称（gpt2、Qwen/Qwen2.5-0.5B 等）或本地文件夹即可加载。",
+    },
+    "model_help_hosted": {
+        "en": "The models this server allows.",
+        "zh": "本服务器允许使用的模型。",
+    },
     "view": {"en": "View", "zh": "视图"},
     "view_compare": {"en": "Compare", "zh": "对比"},
     "view_study": {"en": "Study", "zh": "研究"},
@@ -46,6 +55,10 @@ TEXT: dict[str, dict[str, str]] = {
     "top_n": {"en": "Tokens shown in the charts", "zh": "图中显示的词元数"},
     "panel": {"en": "Setting {panel}", "zh": "设置 {panel}"},
     "order": {"en": "Engine order", "zh": "引擎顺序"},
+    "order_explained": {
+        "en": "Each engine applies its stages in its own order, so the same numbers can keep different tokens.",
+        "zh": "每个引擎按自己的顺序执行各个阶段，所以同样的数值可能保留不同的词元。",
+    },
     "order_help": {
         "en": "transformers: temperature → top_k → top_p → min_p → typical → ε → η. "
         "vLLM: temperature → min_p → top_k → top_p. llama.cpp: top_k → typical → top_p → min_p → temperature.",
@@ -54,37 +67,49 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "temperature": {"en": "Temperature (0 = greedy)", "zh": "温度（0 = 贪心）"},
     "temperature_help": {
-        "en": "Divides the logits before the softmax: below 1 sharpens the distribution, above 1 flattens it.",
-        "zh": "在 softmax 之前用它去除 logits：小于 1 让分布更尖锐，大于 1 让分布更平坦。",
+        "en": "Temperature divides the logits before the softmax: below 1 sharpens the distribution, above 1 flattens it.",
+        "zh": "温度在 softmax 之前把 logits 除以它：小于 1 让分布更尖锐，大于 1 让分布更平坦。",
     },
     "top_p": {"en": "top_p (1 = off)", "zh": "top_p（1 = 关闭）"},
     "top_p_help": {
-        "en": "Sorts tokens by probability, adds them up and keeps the smallest set that reaches top_p.",
-        "zh": "按概率排序并累加，保留累计概率达到 top_p 的最小词元集合。",
+        "en": "top_p sorts tokens by probability, adds them up and keeps the smallest set that reaches top_p.",
+        "zh": "top_p 按概率排序并累加，保留累计概率达到 top_p 的最小词元集合。",
     },
     "top_k": {"en": "top_k (0 = off)", "zh": "top_k（0 = 关闭）"},
-    "top_k_help": {"en": "Keeps only the k most likely tokens.", "zh": "只保留概率最高的 k 个词元。"},
+    "top_k_help": {"en": "top_k keeps only the k most likely tokens.", "zh": "top_k 只保留概率最高的 k 个词元。"},
     "min_p": {"en": "min_p (0 = off)", "zh": "min_p（0 = 关闭）"},
     "min_p_help": {
-        "en": "Removes tokens less likely than min_p times the most likely token.",
-        "zh": "去掉概率低于 min_p × 最高概率的词元。",
+        "en": "min_p removes tokens less likely than min_p times the most likely token.",
+        "zh": "min_p 去掉概率低于 min_p × 最高概率的词元。",
     },
     "advanced": {"en": "Advanced: typical, ε, η", "zh": "高级：typical、ε、η"},
     "typical_p": {"en": "typical_p (1 = off)", "zh": "typical_p（1 = 关闭）"},
     "typical_p_help": {
-        "en": "Keeps the tokens whose surprise is closest to the entropy, until their mass reaches typical_p.",
-        "zh": "保留信息量最接近熵的词元，直到它们的概率和达到 typical_p。",
+        "en": "typical_p keeps the tokens whose surprise is closest to the entropy, until their mass reaches typical_p.",
+        "zh": "typical_p 保留信息量最接近熵的词元，直到它们的概率和达到 typical_p。",
     },
     "epsilon_cutoff": {"en": "epsilon cutoff (0 = off)", "zh": "epsilon 截断（0 = 关闭）"},
-    "epsilon_cutoff_help": {"en": "Removes tokens with probability below ε.", "zh": "去掉概率低于 ε 的词元。"},
+    "epsilon_cutoff_help": {"en": "The ε cutoff removes tokens with probability below ε.", "zh": "ε 截断去掉概率低于 ε 的词元。"},
     "eta_cutoff": {"en": "eta cutoff (0 = off)", "zh": "eta 截断（0 = 关闭）"},
     "eta_cutoff_help": {
-        "en": "Removes tokens below min(η, √η·e^(−H)): the cut adapts to the entropy H.",
-        "zh": "去掉低于 min(η, √η·e^(−H)) 的词元：截断随熵 H 自适应。",
+        "en": "The η cutoff removes tokens below min(η, √η·e^(−H)): the cut adapts to the entropy H.",
+        "zh": "η 截断去掉低于 min(η, √η·e^(−H)) 的词元：截断随熵 H 自适应。",
     },
     "unsupported": {"en": "not part of the {order} sampler", "zh": "{order} 的采样器没有这一项"},
     "preset": {"en": "Preset", "zh": "预设"},
-    "pair_presets": {"en": "The original comparisons", "zh": "原文中的对比"},
+    "pair_same": {
+        "en": "What you are looking at: A and B are the same setting; change one control of B to see what it does.",
+        "zh": "你看到的是：A 和 B 的设置相同；改动 B 的一个参数，看看它起什么作用。",
+    },
+    "pair_value": {"en": "{name} (A {a}, B {b})", "zh": "{name}（A {a}，B {b}）"},
+    "pair_differ": {
+        "en": "What you are looking at: the same next-token logits under two settings that differ in {values}. "
+        "{explanation}",
+        "zh": "你看到的是：同一组下一个词元的 logits，在两种设置下的结果，它们的区别在于 {values}。{explanation}",
+    },
+    "pair_presets": {"en": "Start from a classic comparison (sets A and B)", "zh": "从经典对比开始（设置 A 和 B）"},
+    "pair_temperature": {"en": "Temperature 0.9 vs 0.1", "zh": "温度 0.9 对比 0.1"},
+    "pair_top_p": {"en": "top_p 0.9 vs 0.1", "zh": "top_p 0.9 对比 0.1"},
     "copy": {"en": "Copy A → B", "zh": "复制 A → B"},
     "chart_top": {"en": "Top tokens: final probability (bars) and raw probability (ticks)",
                   "zh": "高概率词元：最终概率（条形）与原始概率（刻线）"},
@@ -231,6 +256,61 @@ TEXT: dict[str, dict[str, str]] = {
     "url_clamped": {
         "en": "URL parameter {key}: {value} is outside [{low}, {high}]; clamped to {used}.",
         "zh": "URL 参数 {key}：{value} 超出 [{low}, {high}]；已限制为 {used}。",
+    },
+    "stand_in": {
+        "en": "{name} is a tiny stand-in bundled for offline use ({parameters:,} parameters, trained on {data}): its "
+        "text only looks like language. {switch}",
+        "zh": "{name} 是为离线使用而自带的微型替身模型（{parameters:,} 个参数，训练数据：{data}）：它写的文字只是看起来像语言。{switch}",
+    },
+    "switch_open": {
+        "en": "For a real model, type a hub id such as gpt2 in the Model box.",
+        "zh": "想用真正的模型，请在“模型”框中输入 hub 名称，例如 gpt2。",
+    },
+    "switch_hosted": {
+        "en": "This server allows: {models}.",
+        "zh": "本服务器允许：{models}。",
+    },
+    "corpus_fortunes": {"en": "English fortune cookies (Debian's fortunes)", "zh": "英文 fortune 格言（Debian 的 fortunes）"},
+    "corpus_fortunes-zh": {"en": "Chinese sayings and Tang and Song poems (Debian's fortunes-zh)",
+                           "zh": "中文格言与唐诗宋词（Debian 的 fortunes-zh）"},
+    "corpus_python-stdlib": {"en": "the Python standard library's source code", "zh": "Python 标准库的源代码"},
+    "corpus_bible-kjv": {"en": "the King James Bible", "zh": "英王钦定本圣经"},
+    "bytes_only": {
+        "en": "Part of this prompt is known to the tokenizer only as single bytes (the <0x..> chips): the model "
+        "was not trained on such text, so its predictions there mean little.{suggestion}",
+        "zh": "这个提示词的一部分只能被分词器拆成单个字节（<0x..> 小块）：模型没有在这类文字上训练过，所以它在这里的预测意义不大。{suggestion}",
+    },
+    "bytes_only_try": {"en": " Try {model}, trained on Chinese text.", "zh": "可以试试 {model}，它是用中文训练的。"},
+    "arithmetic": {"en": "The arithmetic, token by token", "zh": "逐个词元的计算过程"},
+    "arithmetic_help": {
+        "en": "Each logit is divided by the temperature, the softmax turns the results into probabilities, the "
+        "tokens are sorted and their probabilities added up; the filters then cut, and what remains is renormalised.",
+        "zh": "每个 logit 先除以温度，softmax 把结果变成概率，再按概率排序并累加；随后各过滤器截断，剩下的重新归一化。",
+    },
+    "column_rank": {"en": "rank", "zh": "排名"},
+    "column_label": {"en": "token", "zh": "词元"},
+    "column_logit": {"en": "logit", "zh": "logit"},
+    "column_scaled_logit": {"en": "logit / T", "zh": "logit / T"},
+    "column_scaled_prob": {"en": "softmax(logit / T)", "zh": "softmax(logit / T)"},
+    "column_cumulative": {"en": "cumulative", "zh": "累计"},
+    "column_final_prob": {"en": "final p", "zh": "最终概率"},
+    "column_removed_by": {"en": "removed by", "zh": "被谁去掉"},
+    "threshold_top_k": {"en": "top_k: tokens below p = {value:.4g} (the k-th largest) removed",
+                        "zh": "top_k：去掉概率低于 {value:.4g}（第 k 大）的词元"},
+    "threshold_top_p": {"en": "top_p: the first {value:,.0f} tokens kept", "zh": "top_p：保留前 {value:,.0f} 个词元"},
+    "threshold_min_p": {"en": "min_p: p below {value:.4g} removed", "zh": "min_p：去掉概率低于 {value:.4g} 的词元"},
+    "threshold_typical_p": {"en": "typical_p: centred on the entropy, {value:.3f} nats",
+                            "zh": "typical_p：以熵 {value:.3f} 奈特为中心"},
+    "threshold_epsilon_cutoff": {"en": "ε: p below {value:.4g} removed", "zh": "ε：去掉概率低于 {value:.4g} 的词元"},
+    "threshold_eta_cutoff": {"en": "η: p below {value:.4g} removed", "zh": "η：去掉概率低于 {value:.4g} 的词元"},
+    "step_through": {"en": "Step through a continuation", "zh": "逐步查看一条续写"},
+    "step_sample": {"en": "Sample", "zh": "样本"},
+    "step_token": {"en": "Click a token to see the distribution it was drawn from",
+                   "zh": "点击一个词元，查看它是从哪个分布中抽出的"},
+    "step_drawn": {
+        "en": "Step {step}: {label} was drawn with p = {probability:.4f} (raw rank {rank}) from this distribution, "
+        "under this panel's setting; {kept:,} tokens were kept.",
+        "zh": "第 {step} 步：{label} 以概率 {probability:.4f}（原始排名 {rank}）从这个分布中抽出，使用本面板的设置；保留了 {kept:,} 个词元。",
     },
     "greedy_note": {
         "en": "Temperature 0 is greedy decoding: the most likely token every time; top_p and the other filters "

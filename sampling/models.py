@@ -29,6 +29,10 @@ from sampling.tokens import decode_with_padding, token_labels
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
 BUNDLED_MODELS = ("fortune-base", "fortune-small")
+BUNDLED_CORPUS = {"fortune-base": "fortunes", "fortune-small": "fortunes"}
+"""What each bundled model was trained on (`scripts/train_demo_models.py`)."""
+WELL_KNOWN_MODELS = ("gpt2", "distilgpt2", "HuggingFaceTB/SmolLM2-135M", "EleutherAI/pythia-160m", "Qwen/Qwen2.5-0.5B")
+"""Small real causal LMs a local run offers when they are cached or the hub can be reached."""
 DEFAULT_MODEL_ENV = "SAMPLING_MODEL"
 HUB_PROBE_SECONDS = 2.0
 
@@ -41,7 +45,7 @@ def bundled_model_path(name: str) -> Path:
     return BUNDLED_DIR / name
 
 
-def _in_local_hub_cache(model_id: str) -> bool:
+def in_local_hub_cache(model_id: str) -> bool:
     try:
         return all(
             isinstance(try_to_load_from_cache(model_id, filename), str)
@@ -61,7 +65,7 @@ def default_model_name() -> str:
     configured = os.environ.get(DEFAULT_MODEL_ENV, "").strip()
     if configured:
         return configured
-    return "gpt2" if _in_local_hub_cache("gpt2") else BUNDLED_MODELS[0]
+    return "gpt2" if in_local_hub_cache("gpt2") else BUNDLED_MODELS[0]
 
 
 HUB_PROBE_TTL_SECONDS = 300.0
@@ -69,7 +73,7 @@ _hub_probe: dict[str, tuple[float, bool]] = {}
 _hub_probe_lock = threading.Lock()
 
 
-def _hub_reachable() -> bool:
+def hub_reachable() -> bool:
     """Whether the model hub answers: a quick TCP probe, so that an offline machine fails in seconds
     rather than after retries. The answer is kept for `HUB_PROBE_TTL_SECONDS` for the whole process
     (every session of a server), and one probe runs at a time."""
@@ -102,9 +106,9 @@ def _locate(name: str) -> tuple[str, bool]:
         raise ModelLoadError(
             f"Model directory {name!r} does not exist; bundled models that work offline: {', '.join(BUNDLED_MODELS)}"
         )
-    if _in_local_hub_cache(name):
+    if in_local_hub_cache(name):
         return name, True
-    if not _hub_reachable():
+    if not hub_reachable():
         raise ModelLoadError(
             f"Model {name!r} is not available locally and the model hub cannot be reached; "
             f"bundled models that work offline: {', '.join(BUNDLED_MODELS)}"
@@ -247,9 +251,17 @@ class ModelHandle:
     @torch.inference_mode()
     def next_token_logits(self, prompt: str) -> NextToken:
         encoded = self.encode(prompt)
-        output = self.model(input_ids=torch.tensor([encoded.ids], device=self.device), use_cache=False,
+        return NextToken(self.logits_after(encoded.ids), encoded)
+
+    @torch.inference_mode()
+    def logits_after(self, token_ids: Sequence[int]) -> torch.Tensor:
+        """float32 logits ``[vocab]`` (on the CPU) of the token after ``token_ids``: the distribution a
+        continuation drew its next token from, recomputed for any step of it."""
+        if not token_ids or len(token_ids) > self.context_length:
+            raise ValueError(f"token_ids must hold 1 to {self.context_length} ids, got {len(token_ids)}")
+        output = self.model(input_ids=torch.tensor([list(token_ids)], device=self.device), use_cache=False,
                             logits_to_keep=1)
-        return NextToken(output.logits[0, -1].float().cpu(), encoded)
+        return output.logits[0, -1].float().cpu()
 
     @torch.inference_mode()
     def generate(

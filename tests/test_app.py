@@ -35,7 +35,7 @@ def test_default_page_renders_every_chart_and_metric(page):
 
 
 def test_the_original_explanation_temperature_pair(page):
-    page.button(key="pair_temperature 0.9 vs 0.1").click().run()
+    page.button(key="pair_temperature").click().run()
     assert page.slider(key="a_temperature").value == 0.9 and page.slider(key="b_temperature").value == 0.1
     assert panel_metric(page, "b", ENTROPY) < panel_metric(page, "a", ENTROPY)
     data = panel_charts(page)
@@ -47,7 +47,7 @@ def test_the_original_explanation_temperature_pair(page):
 
 
 def test_the_original_explanation_top_p_pair(page):
-    page.button(key="pair_top_p 0.9 vs 0.1").click().run()
+    page.button(key="pair_top_p").click().run()
     kept_a, kept_b = panel_metric(page, "a", KEPT), panel_metric(page, "b", KEPT)
     assert kept_b < kept_a
     data = panel_charts(page)
@@ -123,7 +123,7 @@ def test_invalid_url_value_falls_back_with_a_notice():
     notices = " ".join(warning.value for warning in at.warning)
     assert "a_temperature" in notices and "not a number" in notices
     assert "b_order" in notices
-    assert at.slider(key="a_temperature").value == 1.0
+    assert at.slider(key="a_temperature").value == 0.9  # the opening pair's A
     assert at.selectbox(key="b_order").value == "transformers"
 
 
@@ -147,3 +147,24 @@ def test_injected_markup_in_the_prompt_is_shown_as_text(page):
         assert "![x]" not in element.value and "<img" not in element.value
     page.button(key="a_sample").click().run()
     assert not page.exception
+
+
+def test_stepping_through_a_continuation_shows_the_distribution_of_that_step(page):
+    from apptest_helpers import chart_frames
+
+    from app import resources
+
+    page.pills(key="a_step_token").set_value(2).run()
+    assert not page.exception
+    captions = [caption.value for caption in page.caption if "drawn with p" in caption.value]
+    assert len(captions) == 1 and "Step ` 3 `" in captions[0]
+    step_chart = charts(page)[-1]
+    tokens = chart_frames(step_chart)[0]
+    drawn = page.session_state["a_drawn"]
+    continuation = resources.generation(*drawn).continuations[0]
+    token = continuation.tokens[2]
+    # The distribution shown is the one generate drew that token from (KV cache vs one full pass).
+    shown = tokens.set_index("token_id")["final_prob"]
+    if token.id in shown.index:
+        assert shown[token.id] == pytest.approx(token.probability, abs=1e-4)
+    assert tokens["final_prob"].sum() <= 1.0 + 1e-6

@@ -20,7 +20,7 @@ URL_CASES = [
     ("HTML and script", {"prompt": "<script>alert(1)</script><img src=x onerror=alert(1)>"}, None, {}),
     ("markdown link and image", {"prompt": "[click](javascript:alert(1)) ![x](http://example.com/x.png)"},
      None, {}),
-    ("not a number", {"a_temperature": "hot"}, "hot is not a number", {"a_temperature": 1.0}),
+    ("not a number", {"a_temperature": "hot"}, "hot is not a number", {"a_temperature": 0.9}),
     ("nan", {"a_top_p": "nan"}, "nan is not a number", {"a_top_p": 1.0}),
     ("inf", {"a_temperature": "inf"}, "clamped to 2", {"a_temperature": 2.0}),
     ("1e309", {"b_temperature": "1e309"}, "clamped to 2", {"b_temperature": 2.0}),
@@ -32,7 +32,8 @@ URL_CASES = [
     ("top_p 0", {"a_top_p": "0"}, "clamped to 0.01", {"a_top_p": 0.01}),
     ("top_p 1", {"a_top_p": "1"}, None, {"a_top_p": 1.0}),
     ("unknown engine", {"a_order": "<b>sglang</b>"}, "is not allowed", {"a_order": "transformers"}),
-    ("model outside the allow-list", {"model": "evil/remote-code-model"}, "is not allowed", {"model": "fortune-base"}),
+    ("a model that is not here (local run)", {"model": "evil/remote-code-model"}, "could not be used",
+     {"model": "fortune-base"}),
     ("unknown parameter", {"a_temperatur": "0.5"}, "Ignored the unknown URL parameter", {}),
     ("huge sample count", {"a_samples": "10000", "a_length": "99999"}, "clamped to 16", {"a_samples": 16,
                                                                                       "a_length": 200}),
@@ -89,3 +90,26 @@ def test_odd_prompts_through_generation(prompt):
     at.button(key="a_sample").click().run()
     assert not at.exception, at.exception
     assert not at.error
+
+
+def test_a_hosted_allow_list_refuses_a_typed_model_before_any_download(monkeypatch, no_network):
+    monkeypatch.setenv("SAMPLING_ALLOWED_MODELS", "fortune-base,fortune-small")
+    at = new_app()
+    at.query_params.update({"model": "evil/remote-code-model"})
+    at.run()
+    assert not at.exception
+    assert "is not allowed" in messages(at)
+    assert at.session_state["model"] == "fortune-base"
+    assert at.selectbox(key="model").options == ["fortune-base", "fortune-small"]
+
+
+def test_a_local_run_takes_a_typed_model_path(tmp_path):
+    from benchmarks.real_shapes import build_qwen_shaped
+
+    path = str(build_qwen_shaped(tmp_path / "typed-model", layers=1, width=32, heads=2))
+    at = new_app()
+    at.query_params["model"] = path  # what the model box sets when a path is typed into it
+    at.run()
+    assert not at.exception
+    assert at.session_state["model"] == path
+    assert len(charts(at)) == 6

@@ -29,7 +29,7 @@ def test_url_round_trip_keeps_only_changed_values():
 def test_panel_config_switches_off_what_the_engine_lacks():
     values = state.defaults(SETTINGS)
     values.update({"a_order": "vllm", "a_typical_p": 0.5, "a_eta_cutoff": 0.01, "a_top_p": 0.8})
-    assert state.panel_config(values, "a") == SamplingConfig(order="vllm", top_p=0.8)
+    assert state.panel_config(values, "a") == SamplingConfig(order="vllm", top_p=0.8, temperature=0.9)
     assert state.unsupported("vllm") == {"typical_p", "epsilon_cutoff", "eta_cutoff"}
 
 
@@ -42,7 +42,7 @@ def test_presets_and_copy():
     assert state.panel_config(values, "b").top_k == 50
     state.copy_panel(values, "a", "b")
     assert state.panel_config(values, "b") == state.panel_config(values, "a")
-    state.apply_pair_preset(values, "top_p 0.9 vs 0.1")
+    state.apply_pair_preset(values, "top_p")
     assert (values["a_top_p"], values["b_top_p"], values["a_temperature"]) == (0.9, 0.1, 1.0)
 
 

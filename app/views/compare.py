@@ -6,6 +6,7 @@ distribution its engine would sample from, stage by stage. Moving a slider never
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -20,7 +21,7 @@ from app.settings import Settings
 from app.slots import LeftTheQueue
 from app.text import chart_titles, t, template
 from sampling import metrics
-from sampling.models import ModelHandle, ModelLoadError
+from sampling.models import BUNDLED_CORPUS, BUNDLED_MODELS, ModelHandle, ModelLoadError
 
 CHART_KEYS = ("chart_top", "chart_stages", "chart_cumulative")
 
@@ -34,7 +35,7 @@ def panel_tables(name: str, prompt: str, config: sampling.SamplingConfig, top_n:
     top = tables.top_tokens(trace, handle.labels, top_n)
     curve, cut = tables.cumulative_curve(trace, handle.labels, top_n)
     return {"top": top, "stages": tables.stage_probabilities(trace, top), "stage_names": tables.stage_names(trace),
-            "curve": curve, "cut": cut}
+            "curve": curve, "cut": cut, "thresholds": tables.thresholds(trace)}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -141,19 +142,33 @@ def metric_row(summary: dict[str, float], lang: str) -> None:
     ], per_row=2)
 
 
+def arithmetic_table(rows: dict, lang: str) -> None:
+    """The seed's walk-through as a table: logit, logit / T, softmax, cumulative sum, cut."""
+    with st.expander(t(lang, "arithmetic")):
+        st.caption(escape_markdown(t(lang, "arithmetic_help")))
+        table = tables.arithmetic(rows["top"]).rename(columns=lambda column: t(lang, f"column_{column}"))
+        st.dataframe(table, hide_index=True, width="stretch")
+        for stage, value in rows["thresholds"]:
+            st.caption(escape_markdown(t(lang, f"threshold_{stage}", value=value)))
+
+
 @dataclass(frozen=True)
 class Placeholders:
     """Places in the main body that both a panel's fragment and its samples' fragment update in
     place (a fragment rerun redraws only itself): the A-vs-B figures and each panel's note that
     its samples were drawn with earlier settings."""
 
+    summary: object
     divergence: list
     stale: dict[str, object]
 
 
 def show_divergence(places: Placeholders, logits: torch.Tensor, lang: str) -> None:
-    """KL both ways and Jensen–Shannon between A and B, from the settings as they are now."""
-    probs = {panel: sampling.apply(logits, state.panel_config(st.session_state, panel)).probs for panel in state.PANELS}
+    """What A and B are (one line at the top), and KL both ways and Jensen–Shannon between them,
+    from the settings as they are now."""
+    configs = {panel: state.panel_config(st.session_state, panel) for panel in state.PANELS}
+    places.summary.info(escape_markdown(notices.describe_pair(configs["a"], configs["b"], lang)), icon="👀")
+    probs = {panel: sampling.apply(logits, config).probs for panel, config in configs.items()}
     figures = (("kl_ab", metrics.kl_divergence(probs["a"], probs["b"], bits=True)),
                ("kl_ba", metrics.kl_divergence(probs["b"], probs["a"], bits=True)),
                ("js", metrics.js_divergence(probs["a"], probs["b"], bits=True)))
@@ -190,6 +205,7 @@ def panel_view(panel: str, handle: ModelHandle, prompt: str, logits: torch.Tenso
     for key, chart in zip(CHART_KEYS, specs, strict=True):
         st.markdown(f"**{t(lang, key)}**", help=t(lang, f"{key}_help"))
         st.vega_lite_chart(chart.with_data(), width="stretch", key=state.panel_key(panel, key))
+    arithmetic_table(panel_tables(handle.name, prompt, config, st.session_state["top_n"]), lang)
     show_divergence(places, logits, lang)
     show_stale_samples(places, panel, lang)
     state.sync_url(st.session_state, st.query_params, resources.settings())
@@ -234,10 +250,37 @@ def samples_section(panel: str, name: str, prompt: str, lang: str, settings: Set
         return
     for continuation in generation.continuations:
         st.html(continuation_html(continuation))
+    step_through(panel, generation, drawn, lang)
     labels = [t(lang, "distinct", n=n) for n in (1, 2, 3)] + [t(lang, "self_bleu"), t(lang, "mean_entropy")]
     metric_grid([(label, f"{value:.3f}", t(lang, "diversity_help"))
                  for label, value in zip(labels, diversity(*drawn), strict=True)], per_row=3)
     state.sync_url(st.session_state, st.query_params, settings)
+
+
+def step_through(panel: str, generation, drawn: tuple, lang: str) -> None:
+    """Pick a sample and click one of its tokens: the distribution that token was drawn from, at
+    that step, under the panel's setting (recomputed from the prompt and the tokens before it)."""
+    name, config = drawn[0], drawn[2]
+    with st.expander(t(lang, "step_through")):
+        index = st.selectbox(t(lang, "step_sample"), range(len(generation.continuations)),
+                             format_func=lambda row: str(row + 1), key=state.panel_key(panel, "step_sample"))
+        tokens = generation.continuations[index].tokens
+        # Each token with its position as a subscript: a token can occur twice in one continuation.
+        step = st.pills(t(lang, "step_token"), range(len(tokens)), key=state.panel_key(panel, "step_token"),
+                        format_func=lambda position: safe_markdown("{label}", label=tokens[position].label)
+                        + str(position + 1).translate(SUBSCRIPT_DIGITS))
+        if step is None or step >= len(tokens):
+            return
+        context = (*generation.prompt.ids, *(token.id for token in tokens[:step]))
+        with resources.request(lang) as work:
+            logits = resources.logits_after(name, context, request=work)
+        trace = sampling.apply(logits, config)
+        token = tokens[step]
+        st.caption(safe_markdown(template(lang, "step_drawn"), step=step + 1, label=token.label,
+                                 probability=f"{token.probability:.4f}", rank=token.raw_rank,
+                                 kept=f"{int(trace.kept.sum()):,}"))
+        top = tables.top_tokens(trace, resources.model(name).labels, 10)
+        st.vega_lite_chart(charts.top_tokens_chart(top, chart_titles(lang)).with_data(), width="stretch")
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -260,6 +303,19 @@ def csv_download(handle: ModelHandle, prompt: str) -> bytes:
     return tables.comparison_csv(traces, handle.labels, generations).encode("utf-8")
 
 
+BYTE_LABEL = re.compile(r"<0x[0-9A-F]{2}>")
+SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def stand_in_notice(handle: ModelHandle, settings: Settings, lang: str) -> str:
+    """One line: the model in use is a tiny bundled stand-in, what it learned from, how to switch."""
+    switch = (t(lang, "switch_open") if settings.open_models
+              else t(lang, "switch_hosted", models=", ".join(settings.models)))
+    parameters = sum(parameter.numel() for parameter in handle.model.parameters())
+    return t(lang, "stand_in", name=handle.name, parameters=parameters,
+             data=t(lang, f"corpus_{BUNDLED_CORPUS[handle.name]}"), switch=switch)
+
+
 def render(settings: Settings, lang: str) -> None:
     """The Compare view, with the sidebar (drawn after the model is settled, so that it shows the
     model actually in use)."""
@@ -272,6 +328,8 @@ def render(settings: Settings, lang: str) -> None:
     if handle is None:
         st.stop()
     name, prompt = handle.name, st.session_state["prompt"]
+    if name in BUNDLED_MODELS:
+        st.caption(escape_markdown(stand_in_notice(handle, settings, lang)))
     if prompt and not prompt.strip():
         st.info(t(lang, "whitespace_prompt"))
     try:
@@ -288,12 +346,17 @@ def render(settings: Settings, lang: str) -> None:
         st.info(t(lang, "truncated", context=handle.context_length))
     if next_token.prompt.conditioned_on_bos:
         st.info(t(lang, "empty_prompt"))
+    if any(BYTE_LABEL.search(label) for label in next_token.prompt.labels):
+        chinese = next((model for model in settings.models if BUNDLED_CORPUS.get(model) == "fortunes-zh"), None)
+        suggestion = t(lang, "bytes_only_try", model=chinese) if chinese and chinese != name else ""
+        st.info(escape_markdown(t(lang, "bytes_only", suggestion=suggestion)), icon="🔤")
 
+    summary = st.empty()
     panels = dict(zip(state.PANELS, st.columns(2, gap="large"), strict=True))
     st.subheader(t(lang, "divergence"), help=t(lang, "divergence_help"))
     divergence = [column.empty() for column in st.columns(3)]
     samples = dict(zip(state.PANELS, st.columns(2, gap="large"), strict=True))
-    places = Placeholders(divergence, {panel: column.empty() for panel, column in samples.items()})
+    places = Placeholders(summary, divergence, {panel: column.empty() for panel, column in samples.items()})
     for panel, column in panels.items():
         with column:
             panel_view(panel, handle, prompt, next_token.logits, lang, places)

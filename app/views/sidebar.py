@@ -14,7 +14,10 @@ def render(settings: Settings, lang: str) -> None:
     with st.sidebar:
         st.radio(t(lang, "view"), ("compare", "study"), key="view", horizontal=True,
                  format_func=lambda view: t(lang, f"view_{view}"))
-        st.selectbox(t(lang, "model"), settings.models, key="model", on_change=switch_model, args=(settings,))
+        options = list(dict.fromkeys([*settings.models, st.session_state["model"]]))
+        st.selectbox(t(lang, "model"), options, key="model", on_change=switch_model, args=(settings,),
+                     accept_new_options=settings.open_models,
+                     help=t(lang, "model_help_open" if settings.open_models else "model_help_hosted"))
         st.text_area(t(lang, "prompt"), key="prompt", height=100, max_chars=settings.limits.max_prompt_chars)
         st.radio(t(lang, "language"), state.LANGUAGES, key="lang", horizontal=True,
                  format_func={"en": "English", "zh": "中文"}.get)
@@ -22,8 +25,8 @@ def render(settings: Settings, lang: str) -> None:
         st.slider(t(lang, "top_n"), top_n.low, top_n.high, key="top_n")
         st.caption(t(lang, "pair_presets"))
         for name in state.PAIR_PRESETS:
-            st.button(name, key=f"pair_{name}", on_click=state.apply_pair_preset, args=(st.session_state, name),
-                      width="stretch")
+            st.button(t(lang, f"pair_{name}"), key=f"pair_{name}", on_click=state.apply_pair_preset,
+                      args=(st.session_state, name), width="stretch")
         st.button(t(lang, "copy"), key="copy_a_to_b", on_click=state.copy_panel,
                   args=(st.session_state, "a", "b"), width="stretch")
 
