@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+import transformers
+
 from app.text import t
 from sampling.config import SamplingConfig
+from sampling.engines import llama_cpp, vllm
 from sampling.pipeline import Trace
+
+
+def implementation_text(order: str, lang: str) -> str:
+    """What computes ``order``'s stages, in ``lang`` (`sampling.engines.implementation` in words)."""
+    if order == "transformers":
+        return t(lang, "implementation_transformers", version=transformers.__version__)
+    if order == "vllm":
+        return t(lang, "implementation_vllm", version=vllm.VERSION)
+    native = llama_cpp.native_module()
+    if native is None:
+        return t(lang, "implementation_llama_port")
+    return t(lang, "implementation_llama_native", version=native.__version__)
 
 
 def stage_notices(trace: Trace, lang: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import pandas as pd
@@ -14,7 +15,9 @@ from sampling.tokens import unique_labels
 Labeller = Callable[[Sequence[int]], list[str]]
 
 RAW_STAGE = "raw"
-MAX_CURVE_POINTS = 2000
+HEAD_POINTS = 300
+TAIL_POINTS = 200
+"""The cumulative curve: every rank up to the cut (at most 300), then 200 log-spaced ranks."""
 
 
 def top_ids(trace: Trace, top_n: int) -> list[int]:
@@ -131,17 +134,21 @@ def cumulative_curve(trace: Trace, labeller: Labeller, max_rank: int) -> tuple[p
     else:
         sorted_probs, sorted_ids = torch.sort(trace.probs, descending=True)
         cumulative, threshold, cutoff = sorted_probs.cumsum(-1), None, int(trace.kept.sum())
-    # Enough of the curve to see the cut and where the mass runs out, but never the whole vocabulary.
-    mass_reached = int((cumulative < 0.999).sum()) + 1
-    shown = min(max(max_rank, cutoff + 5, mass_reached), len(sorted_ids), MAX_CURVE_POINTS)
-    ids = sorted_ids[:shown].tolist()
+    # Every rank up to the cut (and the top tokens), then log-spaced ranks to the end of the
+    # vocabulary: the whole curve on the log axis in a few hundred points, never the whole vocabulary.
+    vocab = len(sorted_ids)
+    head = min(max(max_rank, cutoff + 5), HEAD_POINTS, vocab)
+    tail = torch.logspace(math.log10(head), math.log10(vocab), TAIL_POINTS).round().long().tolist()
+    ranks = sorted({*range(1, head + 1), *tail})
+    positions = torch.tensor(ranks) - 1
+    ids = sorted_ids[positions].tolist()
     curve = pd.DataFrame({
-        "rank": range(1, shown + 1),
+        "rank": ranks,
         "token_id": ids,
         "label": unique_labels(labeller(ids), ids),
-        "prob": sorted_probs[:shown].tolist(),
-        "cumulative": cumulative[:shown].tolist(),
-        "kept": [rank <= cutoff for rank in range(1, shown + 1)],
+        "prob": sorted_probs[positions].tolist(),
+        "cumulative": cumulative[positions].tolist(),
+        "kept": [rank <= cutoff for rank in ranks],
     })
     cut_rank = cutoff if cutoff < len(sorted_ids) else None
     cut = pd.DataFrame({"cutoff": [cut_rank], "threshold": [threshold]}, dtype="float64")
@@ -183,17 +190,19 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def comparison_csv(traces: dict[str, Trace], labeller: Labeller, generations: dict[str, Generation]) -> str:
-    """The download: every token's raw and final probability in each panel, then each panel's
-    generated tokens, as two CSV tables separated by a blank line."""
-    distributions = pd.concat(
-        [top_tokens(trace, labeller, trace.logits.shape[-1]).assign(panel=panel.upper())
-         for panel, trace in traces.items()],
-        ignore_index=True,
-    )
-    parts = [spreadsheet_safe(distributions[["panel", *distributions.columns[:-1]]]).to_csv(index=False)]
-    if generations:
-        generated = pd.concat([continuations(generation).assign(panel=panel.upper())
-                               for panel, generation in generations.items()], ignore_index=True)
-        parts.append(spreadsheet_safe(generated[["panel", *generated.columns[:-1]]]).to_csv(index=False))
-    return "\n".join(parts)
+def distribution_csv(trace: Trace, labeller: Labeller, panel: str) -> bytes:
+    """One panel's whole distribution as a tidy CSV: a row per token of the vocabulary, most likely
+    first, with its arithmetic (logit, logit / T, softmax, cumulative), final probability and the
+    stage that removed it."""
+    table = top_tokens(trace, labeller, trace.logits.shape[-1]).assign(panel=panel.upper())
+    return spreadsheet_safe(table[["panel", *table.columns[:-1]]]).to_csv(index=False).encode("utf-8")
+
+
+def continuations_csv(generation: Generation, panel: str) -> bytes:
+    """One panel's drawn continuations as a tidy CSV: a row per generated token, with the setting,
+    seed and prompt it was drawn with."""
+    table = continuations(generation).assign(panel=panel.upper(), seed=generation.seed,
+                                             setting=repr(generation.config))
+    first = ["panel", "setting", "seed"]
+    return spreadsheet_safe(table[first + [column for column in table.columns if column not in first]]).to_csv(
+        index=False).encode("utf-8")

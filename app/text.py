@@ -82,15 +82,15 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "min_p removes tokens less likely than min_p times the most likely token.",
         "zh": "min_p 去掉概率低于 min_p × 最高概率的词元。",
     },
-    "advanced": {"en": "Advanced: typical, ε, η", "zh": "高级：typical、ε、η"},
+    "advanced": {"en": "More filters: top_k, min_p, typical_p, ε, η", "zh": "更多过滤器：top_k、min_p、typical_p、ε、η"},
     "typical_p": {"en": "typical_p (1 = off)", "zh": "typical_p（1 = 关闭）"},
     "typical_p_help": {
         "en": "typical_p keeps the tokens whose surprise is closest to the entropy, until their mass reaches typical_p.",
         "zh": "typical_p 保留信息量最接近熵的词元，直到它们的概率和达到 typical_p。",
     },
-    "epsilon_cutoff": {"en": "epsilon cutoff (0 = off)", "zh": "epsilon 截断（0 = 关闭）"},
+    "epsilon_cutoff": {"en": "epsilon cutoff (0 = off)", "zh": "ε 截断（0 = 关闭）"},
     "epsilon_cutoff_help": {"en": "The ε cutoff removes tokens with probability below ε.", "zh": "ε 截断去掉概率低于 ε 的词元。"},
-    "eta_cutoff": {"en": "eta cutoff (0 = off)", "zh": "eta 截断（0 = 关闭）"},
+    "eta_cutoff": {"en": "eta cutoff (0 = off)", "zh": "η 截断（0 = 关闭）"},
     "eta_cutoff_help": {
         "en": "The η cutoff removes tokens below min(η, √η·e^(−H)): the cut adapts to the entropy H.",
         "zh": "η 截断去掉低于 min(η, √η·e^(−H)) 的词元：截断随熵 H 自适应。",
@@ -159,19 +159,24 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "这些样本是用之前的设置抽取的：点击“采样”用当前设置重新抽取。",
     },
     "samples_help": {
-        "en": "Each token is shaded by the probability it was drawn with; hover for its probability, raw rank "
-        "and entropy. Every step uses exactly the distribution shown above.",
-        "zh": "每个词元的底色表示它被抽中时的概率；悬停可看概率、原始排名和熵。每一步都使用上面显示的分布。",
+        "en": "Each token's shade is the probability it was drawn with: dark blue = unlikely (a surprise), pale = "
+        "likely. Hover or tap for its probability, raw rank, entropy and how many tokens were kept; ⏹ marks the "
+        "end-of-text token, where the model stopped. Every step uses exactly the distribution shown above, and "
+        "'Step through a continuation' shows the distribution of any step.",
+        "zh": "每个词元的底色表示它被抽中时的概率：深蓝 = 不太可能（出乎意料），浅色 = 很可能。悬停或轻点可看概率、原始排名、熵和保留的词元数；"
+        "⏹ 表示文本结束词元，模型在此停止。每一步都使用上面显示的分布，“逐步查看一条续写”可以看任意一步的分布。",
     },
     "distinct": {"en": "distinct-{n}", "zh": "distinct-{n}"},
     "self_bleu": {"en": "self-BLEU", "zh": "self-BLEU"},
-    "mean_entropy": {"en": "mean token entropy (bits)", "zh": "平均词元熵（比特）"},
+    "mean_entropy": {"en": "mean entropy (bits)", "zh": "平均熵（比特）"},
     "diversity_help": {
         "en": "distinct-n: share of n-grams that are unique across the samples (higher = more varied). self-BLEU: "
         "how much each sample repeats the others (lower = more varied).",
         "zh": "distinct-n：所有样本中不重复的 n 元组比例（越高越多样）。self-BLEU：每个样本与其他样本的重合度（越低越多样）。",
     },
-    "download": {"en": "Download CSV (both distributions and the continuations)", "zh": "下载 CSV（两个分布与续写）"},
+    "download_distribution": {"en": "Download this distribution (CSV, every token)", "zh": "下载这个分布（CSV，全部词元）"},
+    "download_continuations": {"en": "Download these continuations (CSV, every token)",
+                               "zh": "下载这些续写（CSV，每个词元）"},
     "prompt_tokens": {"en": "The prompt as the model sees it", "zh": "模型看到的提示词"},
     "truncated": {
         "en": "The prompt is longer than the model's context of {context} tokens; only its last tokens are used.",
@@ -204,6 +209,14 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "提示词只有空白字符：模型从这些空白词元继续。",
     },
     "computed_by": {"en": "Computed by {implementation}.", "zh": "计算方式：{implementation}。"},
+    "implementation_transformers": {"en": "transformers {version}: its own logits warpers",
+                                    "zh": "transformers {version} 自己的 logits 变换器"},
+    "implementation_vllm": {"en": "vLLM {version}: its PyTorch (CPU) path, transcribed",
+                            "zh": "vLLM {version} 的 PyTorch（CPU）路径，逐条转写"},
+    "implementation_llama_native": {"en": "llama.cpp's own samplers (llama-cpp-python {version})",
+                                    "zh": "llama.cpp 自己的采样器（llama-cpp-python {version}）"},
+    "implementation_llama_port": {"en": "a hand-written port of llama.cpp's samplers (llama-cpp-python is not installed)",
+                                  "zh": "llama.cpp 采样器的手写移植版（未安装 llama-cpp-python）"},
     "note_temperature": {"en": "", "zh": "vLLM 把温度 {given:g} 提高到 {used:g}"},
     "note_top_p": {"en": "", "zh": "{engine} 以 float32 保存 top_p：{given} 等于 1，top_p 不起作用"},
     "tie_notice": {
@@ -270,7 +283,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "This server allows: {models}.",
         "zh": "本服务器允许：{models}。",
     },
-    "corpus_fortunes": {"en": "English fortune cookies (Debian's fortunes)", "zh": "英文 fortune 格言（Debian 的 fortunes）"},
+    "corpus_fortunes": {"en": "English fortune cookies (Debian's fortunes)", "zh": "英文格言（Debian 的 fortunes 软件包）"},
     "corpus_fortunes-zh": {"en": "Chinese sayings and Tang and Song poems (Debian's fortunes-zh)",
                            "zh": "中文格言与唐诗宋词（Debian 的 fortunes-zh）"},
     "corpus_python-stdlib": {"en": "the Python standard library's source code", "zh": "Python 标准库的源代码"},

@@ -145,26 +145,29 @@ def slider_to_chart(presses: int = 24) -> Figure:
                   f"{statistics.quantiles(times, n=4)[0]:.0f}-{statistics.quantiles(times, n=4)[2]:.0f} ms")
 
 
-def cold_start() -> Figure:
-    """From `streamlit run` to the first chart drawn in headless chromium, offline."""
-    from playwright.async_api import async_playwright
+def cold_start() -> list[Figure]:
+    """A fresh server: from its health check answering to the page's first paint (its title), and
+    from `streamlit run` to the first chart, in headless chromium, offline."""
+    from playwright.sync_api import sync_playwright
 
     from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 
-    async def first_chart(url: str) -> None:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = await browser.new_page()
-            await page.goto(url, timeout=120_000)
-            await page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").first.wait_for(
-                timeout=120_000)
-            await browser.close()
-
-    with streamlit_server() as server:
-        asyncio.run(first_chart(server.url))
-        seconds = time.perf_counter() - server.started_at
-    return Figure("2. cold start to first chart", f"{seconds:.1f} s", "<= 15 s", seconds <= 15,
-                  "server start, model load, first page in headless chromium")
+    with streamlit_server() as server, sync_playwright() as playwright:
+        up = time.perf_counter()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(server.url, timeout=120_000)
+        page.locator("h1").first.wait_for(timeout=120_000)
+        painted = time.perf_counter() - up
+        page.locator("[data-testid='stVegaLiteChart'] svg").first.wait_for(timeout=120_000)
+        charted = time.perf_counter() - server.started_at
+        browser.close()
+    return [
+        Figure("2. cold start to first chart", f"{charted:.1f} s", "<= 15 s", charted <= 15,
+               "server start, imports, model load, first page in headless chromium"),
+        Figure("2b. first paint after the server is up", f"{painted:.1f} s", "<= 3 s", painted <= 3,
+               "health check ok to the page's title on screen (browser launch included)"),
+    ]
 
 
 def pipeline(device: str) -> Figure:
@@ -334,7 +337,7 @@ def main() -> None:
     runners = {
         "slider": lambda: [slider_response()],
         "chart": lambda: [slider_to_chart()],
-        "cold": lambda: [cold_start()],
+        "cold": cold_start,
         "pipeline": lambda: [pipeline(args.device)],
         "llama": llama_cpp_pipeline,
         "sweep": lambda: [sweep()],

@@ -15,7 +15,7 @@ from browser_helpers import require_chromium
 from hostile_model import HOSTILE_TOKENS, build_hostile_model
 
 from app.html import safe_markdown
-from app.tables import comparison_csv
+from app.tables import continuations_csv, distribution_csv
 from sampling import SamplingConfig, apply, load_model
 from sampling.study import ResultsFileError, read_results
 
@@ -43,8 +43,10 @@ def test_url_values_and_keys_are_shown_only_as_short_text(payload):
                             "top_n": payload, payload: "1"})
     at.run()
     assert not at.exception
-    warnings = [warning.value for warning in at.warning]
-    assert len(warnings) == 6
+    warnings = [element.value for kind in (at.warning, at.error) for element in kind]
+    # Five refused values and the unknown key; the model, typed freely on a local run, is refused
+    # by its loader instead (and cut to its last 200 characters first when longer).
+    assert 6 <= len(warnings) <= 7
     for warning in warnings:
         assert not MARKUP.search(outside_code_spans(warning)), warning
         assert len(warning) < 600, "a preview, not the whole value"
@@ -83,9 +85,9 @@ def test_file_names_are_shown_as_text():
 def test_csv_cells_cannot_run_as_formulas(hostile_model):
     handle = load_model(hostile_model)
     logits = handle.next_token_logits("x").logits
-    traces = {"a": apply(logits, SamplingConfig()), "b": apply(logits, SamplingConfig(temperature=0.5))}
+    distributions = distribution_csv(apply(logits, SamplingConfig(temperature=0.5)), handle.labels, "a").decode()
     generation = handle.generate("x", SamplingConfig(temperature=2.0), n=4, max_new_tokens=8, seed=1)
-    distributions, generated = comparison_csv(traces, handle.labels, {"a": generation}).split("\n\n")
+    generated = continuations_csv(generation, "a").decode()
     for table in (distributions, generated):
         frame = pd.read_csv(io.StringIO(table), keep_default_na=False, dtype=str)
         for column in ("label",):

@@ -4,13 +4,15 @@ import io
 
 import json
 
+import pytest
+
 import pandas as pd
 
 from app import charts, state, tables
 from app.text import chart_titles
 from app.html import continuation_html
 from app.settings import read_settings
-from app.tables import comparison_csv
+from app.tables import continuations_csv, distribution_csv
 from sampling import SamplingConfig, apply, load_model
 from sampling.models import Continuation, GeneratedToken
 
@@ -83,15 +85,15 @@ def test_charts_are_valid_vega_lite_with_fixed_domains():
     assert rank_scale == {"domain": [1, handle.vocab_size], "nice": False, "type": "log"}
 
 
-def test_comparison_csv_holds_both_distributions_and_the_continuations():
+def test_the_two_tidy_csv_files_hold_what_their_buttons_promise():
     handle = load_model("fortune-small")
     logits = handle.next_token_logits("The").logits
-    traces = {"a": apply(logits, SamplingConfig(top_k=5)), "b": apply(logits, SamplingConfig(temperature=0.5))}
+    trace = apply(logits, SamplingConfig(top_k=5, temperature=0.5))
+    table = pd.read_csv(io.BytesIO(distribution_csv(trace, handle.labels, "a")), keep_default_na=False)
+    assert len(table) == handle.vocab_size and set(table["panel"]) == {"A"}
+    assert int(table["kept"].sum()) == 5 and table["final_prob"].sum() == pytest.approx(1.0, abs=1e-5)
+    assert table["scaled_logit"].tolist() == pytest.approx((table["logit"] / 0.5).tolist(), abs=1e-4)
     generation = handle.generate("The", SamplingConfig(top_k=5), n=2, max_new_tokens=4, seed=0)
-    distributions, generated = comparison_csv(traces, handle.labels, {"a": generation}).split("\n\n")
-    table = pd.read_csv(io.StringIO(distributions), keep_default_na=False)
-    assert len(table) == 2 * handle.vocab_size
-    assert table.groupby("panel")["kept"].sum().to_dict() == {"A": 5, "B": handle.vocab_size}
-    assert table.groupby("panel")["final_prob"].sum().round(5).to_dict() == {"A": 1.0, "B": 1.0}
-    rows = pd.read_csv(io.StringIO(generated))
-    assert set(rows["panel"]) == {"A"} and set(rows["sample"]) == {0, 1}
+    rows = pd.read_csv(io.BytesIO(continuations_csv(generation, "b")), keep_default_na=False)
+    assert set(rows["panel"]) == {"B"} and set(rows["sample"]) == {0, 1} and set(rows["seed"]) == {0}
+    assert len(rows) == sum(len(continuation.tokens) for continuation in generation.continuations)

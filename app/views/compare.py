@@ -65,7 +65,8 @@ def panel_notices(name: str, prompt: str, config: sampling.SamplingConfig, lang:
     """What computed the panel, what the engine changed in the setting and where a cut split tied
     logits, one line each."""
     trace = sampling.apply(resources.next_token(name, prompt).logits, config)
-    return [t(lang, "computed_by", implementation=trace.implementation), *notices.stage_notices(trace, lang)]
+    return [t(lang, "computed_by", implementation=notices.implementation_text(config.order, lang)),
+            *notices.stage_notices(trace, lang)]
 
 
 def usable_model(settings: Settings, lang: str) -> ModelHandle | None:
@@ -106,17 +107,20 @@ def apply_chosen_preset(panel: str) -> None:
 
 
 def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
+    """Preset and engine order side by side, temperature and top_p (the two the page is about),
+    and the other filters folded, so that the charts are on the first screen."""
     st.subheader(t(lang, "panel", panel=panel.upper()))
-    st.selectbox(t(lang, "preset"), list(state.PRESETS), index=None, key=state.panel_key(panel, "preset"),
-                 placeholder="—", on_change=apply_chosen_preset, args=(panel,))
-    controls = {control.name: control for control in state.SAMPLING_CONTROLS}
     order_key = state.panel_key(panel, "order")
-    st.selectbox(t(lang, "order"), sampling.ORDERS, key=order_key, help=t(lang, "order_help"))
+    preset, order = st.columns(2)
+    preset.selectbox(t(lang, "preset"), list(state.PRESETS), index=None, key=state.panel_key(panel, "preset"),
+                     placeholder="—", on_change=apply_chosen_preset, args=(panel,))
+    order.selectbox(t(lang, "order"), sampling.ORDERS, key=order_key, help=t(lang, "order_help"))
+    controls = {control.name: control for control in state.SAMPLING_CONTROLS}
     unsupported = state.unsupported(st.session_state[order_key])
-    for name in ("temperature", "top_p", "top_k", "min_p"):
+    for name in ("temperature", "top_p"):
         control_slider(panel, controls[name], lang)
     with st.expander(t(lang, "advanced")):
-        for name in ("typical_p", "epsilon_cutoff", "eta_cutoff"):
+        for name in ("top_k", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"):
             control_slider(panel, controls[name], lang, disabled=name in unsupported)
         if unsupported:
             st.caption(escape_markdown(
@@ -167,7 +171,7 @@ def show_divergence(places: Placeholders, logits: torch.Tensor, lang: str) -> No
     """What A and B are (one line at the top), and KL both ways and Jensen–Shannon between them,
     from the settings as they are now."""
     configs = {panel: state.panel_config(st.session_state, panel) for panel in state.PANELS}
-    places.summary.info(escape_markdown(notices.describe_pair(configs["a"], configs["b"], lang)), icon="👀")
+    places.summary.info(escape_markdown(notices.describe_pair(configs["a"], configs["b"], lang)))
     probs = {panel: sampling.apply(logits, config).probs for panel, config in configs.items()}
     figures = (("kl_ab", metrics.kl_divergence(probs["a"], probs["b"], bits=True)),
                ("kl_ba", metrics.kl_divergence(probs["b"], probs["a"], bits=True)),
@@ -206,6 +210,10 @@ def panel_view(panel: str, handle: ModelHandle, prompt: str, logits: torch.Tenso
         st.markdown(f"**{t(lang, key)}**", help=t(lang, f"{key}_help"))
         st.vega_lite_chart(chart.with_data(), width="stretch", key=state.panel_key(panel, key))
     arithmetic_table(panel_tables(handle.name, prompt, config, st.session_state["top_n"]), lang)
+    # Built only when clicked, from what this run holds: no Streamlit call, so no script context needed.
+    st.download_button(t(lang, "download_distribution"), data=lambda: tables.distribution_csv(trace, handle.labels, panel),
+                       file_name=f"distribution-{panel}.csv", mime="text/csv", on_click="ignore",
+                       key=state.panel_key(panel, "download_distribution"))
     show_divergence(places, logits, lang)
     show_stale_samples(places, panel, lang)
     state.sync_url(st.session_state, st.query_params, resources.settings())
@@ -251,9 +259,13 @@ def samples_section(panel: str, name: str, prompt: str, lang: str, settings: Set
     for continuation in generation.continuations:
         st.html(continuation_html(continuation))
     step_through(panel, generation, drawn, lang)
+    st.download_button(t(lang, "download_continuations"), data=lambda: tables.continuations_csv(generation, panel),
+                       file_name=f"continuations-{panel}.csv", mime="text/csv", on_click="ignore",
+                       key=state.panel_key(panel, "download_continuations"))
     labels = [t(lang, "distinct", n=n) for n in (1, 2, 3)] + [t(lang, "self_bleu"), t(lang, "mean_entropy")]
-    metric_grid([(label, f"{value:.3f}", t(lang, "diversity_help"))
-                 for label, value in zip(labels, diversity(*drawn), strict=True)], per_row=3)
+    metric_grid([(label, f"{value:.3f}", None) for label, value in zip(labels, diversity(*drawn), strict=True)],
+                per_row=3)
+    st.caption(escape_markdown(t(lang, "diversity_help")))
     state.sync_url(st.session_state, st.query_params, settings)
 
 
@@ -291,16 +303,6 @@ def diversity(*request) -> list[float]:
     entropies = [token.entropy_after_bits for c in continuations for token in c.tokens]
     return [*(metrics.distinct_n(token_ids, n) for n in (1, 2, 3)),
             metrics.self_bleu([c.text for c in continuations]), metrics.mean_token_entropy(entropies)]
-
-
-def csv_download(handle: ModelHandle, prompt: str) -> bytes:
-    """Both full distributions under the current settings, then the continuations each panel drew
-    (built only when the button is clicked)."""
-    logits = resources.next_token(handle.name, prompt).logits
-    traces = {panel: sampling.apply(logits, state.panel_config(st.session_state, panel)) for panel in state.PANELS}
-    drawn = {panel: st.session_state.get(state.panel_key(panel, "drawn")) for panel in traces}
-    generations = {panel: resources.generation(*request) for panel, request in drawn.items() if request}
-    return tables.comparison_csv(traces, handle.labels, generations).encode("utf-8")
 
 
 BYTE_LABEL = re.compile(r"<0x[0-9A-F]{2}>")
@@ -363,10 +365,3 @@ def render(settings: Settings, lang: str) -> None:
     for panel, column in samples.items():
         with column:
             samples_section(panel, name, prompt, lang, settings, places)
-    st.download_button(
-        t(lang, "download"),
-        data=lambda: csv_download(handle, prompt),
-        file_name="sampling-comparison.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
