@@ -30,7 +30,7 @@ def main() -> None:
     lang = st.session_state["lang"]
     loading.empty()
     if st.session_state["view"] == "study":
-        sidebar.render(settings, lang)
+        sidebar.render(settings, lang, compare=False)
         study.render(lang)
     else:
         compare.render(settings, lang)

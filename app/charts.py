@@ -144,15 +144,17 @@ def cumulative_chart(curve: pd.DataFrame, cut: pd.DataFrame, vocab_size: int, ti
     return _spec(chart, {"curve": curve, "cut": cut})
 
 
-def entropy_heatmap(grid: pd.DataFrame) -> alt.Chart:
+def entropy_heatmap(grid: pd.DataFrame, titles: dict[str, str] | None = None) -> alt.Chart:
     """Mean next-token entropy over the temperature × top_p grid (columns temperature, top_p, entropy_bits)."""
+    titles = titles or {"temperature_axis": "temperature", "entropy": "entropy (bits)"}
     return (
         alt.Chart(grid)
         .mark_rect()
         .encode(
             x=alt.X("top_p:O", title="top_p", axis=alt.Axis(format=".2f", labelAngle=-60)),
-            y=alt.Y("temperature:O", title="temperature", sort="descending", axis=alt.Axis(format=".2f")),
-            color=alt.Color("entropy_bits:Q", title="entropy (bits)", scale=alt.Scale(scheme="viridis")),
+            y=alt.Y("temperature:O", title=titles["temperature_axis"], sort="descending",
+                    axis=alt.Axis(format=".2f")),
+            color=alt.Color("entropy_bits:Q", title=titles["entropy"], scale=alt.Scale(scheme="viridis")),
             tooltip=[
                 alt.Tooltip("temperature:Q", format=".2f"),
                 alt.Tooltip("top_p:Q", format=".2f"),
@@ -161,39 +163,38 @@ def entropy_heatmap(grid: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=alt.Step(9))
     )
-def entropy_against_value(curves: pd.DataFrame) -> alt.LayerChart:
-    """Entropy against the value of temperature and of top_p on one axis: the median across prompts
-    as a line, the interquartile range as a band (columns parameter, value, median, q25, q75)."""
-    color = alt.Color("parameter:N", title=None, scale=alt.Scale(domain=["temperature", "top_p"],
-                                                                   range=[THRESHOLD_COLOR, KEPT_COLOR]))
-    x = alt.X("value:Q", title="value of the parameter (the other one off)", scale=alt.Scale(domain=[0, 1]))
-    band = alt.Chart(curves).mark_area(opacity=0.2).encode(x=x, y="q25:Q", y2="q75:Q", color=color)
-    line = alt.Chart(curves).mark_line(point=True).encode(
-        x=x,
-        y=alt.Y("median:Q", title="next-token entropy (bits)"),
-        color=color,
-        tooltip=[alt.Tooltip("parameter:N"), alt.Tooltip("value:Q", format=".2f"),
-                 alt.Tooltip("median:Q", format=".3f"), alt.Tooltip("q25:Q", format=".3f"),
-                 alt.Tooltip("q75:Q", format=".3f")],
-    )
-    return alt.layer(band, line).properties(height=300)
+def margin_chart(table: pd.DataFrame, titles: dict[str, str]) -> alt.LayerChart:
+    """The answer in one chart: |ΔH_T| − |ΔH_p| against the value (both controls at it), one line
+    per model with its 95 % band, and the zero line (above: temperature moved entropy more).
+    ``table``: model, value, margin_bits, margin_low, margin_high (`sampling.study.margin_table`)."""
+    x = alt.X("value:Q", title=titles["value_axis"], scale=alt.Scale(domain=[0, 1], nice=False))
+    color = alt.Color("model:N", title=titles["model"])
+    band = alt.Chart(table).mark_area(opacity=0.18).encode(x=x, y="margin_low:Q", y2="margin_high:Q", color=color)
+    line = alt.Chart(table).mark_line(point=True).encode(
+        x=x, y=alt.Y("margin_bits:Q", title=titles["margin_axis"]), color=color,
+        tooltip=[alt.Tooltip("model:N", title=titles["model"]), alt.Tooltip("value:Q", format=".2f"),
+                 alt.Tooltip("margin_bits:Q", title=titles["margin_axis"], format="+.3f"),
+                 alt.Tooltip("margin_low:Q", format="+.3f"), alt.Tooltip("margin_high:Q", format="+.3f")])
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#222", strokeDash=[4, 3]).encode(y="zero:Q")
+    return alt.layer(band, line, zero).properties(height=300)
 
 
-def change_spread(changes: pd.DataFrame) -> alt.Chart:
-    """Box plots, across prompts, of the entropy change each control makes at a few values
-    (columns parameter, value, change_bits)."""
-    return (
-        alt.Chart(changes)
-        .mark_boxplot(extent="min-max")
-        .encode(
-            x=alt.X("parameter:N", title=None),
-            y=alt.Y("change_bits:Q", title="entropy change from raw (bits)"),
-            color=alt.Color("parameter:N", legend=None, scale=alt.Scale(domain=["temperature", "top_p"],
-                                                                       range=[THRESHOLD_COLOR, KEPT_COLOR])),
-            column=alt.Column("value:O", title="value", header=alt.Header(format=".2f")),
-        )
-        .properties(width=70, height=260)
-    )
+def exchange_chart(table: pd.DataFrame, titles: dict[str, str]) -> alt.LayerChart:
+    """The fair comparison: for each temperature below 1, the top_p of equal entropy (median over
+    contexts, 95 % band), one line per model, against the diagonal top_p = T.
+    ``table``: model, temperature, top_p, top_p_low, top_p_high (`sampling.study.exchange_table`)."""
+    x = alt.X("temperature:Q", title=titles["temperature_axis"], scale=alt.Scale(domain=[0, 1], nice=False))
+    y_scale = alt.Scale(domain=[0, 1], nice=False)
+    color = alt.Color("model:N", title=titles["model"])
+    band = alt.Chart(table).mark_area(opacity=0.18).encode(x=x, y=alt.Y("top_p_low:Q", scale=y_scale),
+                                                            y2="top_p_high:Q", color=color)
+    line = alt.Chart(table).mark_line(point=True).encode(
+        x=x, y=alt.Y("top_p:Q", title=titles["exchange_axis"], scale=y_scale), color=color,
+        tooltip=[alt.Tooltip("model:N", title=titles["model"]), alt.Tooltip("temperature:Q", format=".2f"),
+                 alt.Tooltip("top_p:Q", format=".3f")])
+    diagonal = alt.Chart(pd.DataFrame({"a": [0.0, 1.0]})).mark_line(color="#888", strokeDash=[4, 3]).encode(
+        x="a:Q", y="a:Q")
+    return alt.layer(band, line, diagonal).properties(height=300)
 
 
 def diversity_against_value(diversity: pd.DataFrame, measure: str, title: str) -> alt.Chart:

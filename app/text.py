@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sampling.pipeline import TIE_RULES
+
+if TYPE_CHECKING:
+    from sampling.study import Verdict
 
 TEXT: dict[str, dict[str, str]] = {
     "title": {"en": "How sampling shapes what a model writes", "zh": "采样参数如何塑造模型的输出"},
@@ -28,28 +33,85 @@ TEXT: dict[str, dict[str, str]] = {
     "view_study": {"en": "Study", "zh": "研究"},
     "study_title": {"en": "Does temperature or top_p move entropy more?", "zh": "温度和 top_p，谁对熵的影响更大？"},
     "study_intro": {
-        "en": "Next-token entropy of many prompts under temperature alone and top_p alone, at the same numeric "
-        "values, from `python -m sampling.sweep`. Upload results from a bigger machine to see other models.",
-        "zh": "在相同数值下，分别只用温度或只用 top_p 时，许多提示词的下一个词元熵，来自 "
-        "`python -m sampling.sweep`。可上传在更大机器上得到的结果来查看其他模型。",
+        "en": "Next-token entropy of many contexts (the shipped prompts, windows of held-out text, the models' own "
+        "sampled steps) under temperature alone and top_p alone, from python -m sampling.sweep. Upload a results "
+        "file from a bigger machine to see other models.",
+        "zh": "许多上下文（自带的提示词、留出文本的窗口、模型自己采样的每一步）中下一个词元的熵，分别只用温度或只用 top_p，"
+        "数据来自 python -m sampling.sweep。可上传在更大机器上得到的结果文件来查看其他模型。",
     },
     "study_upload": {"en": "Results file (.parquet or .csv)", "zh": "结果文件（.parquet 或 .csv）"},
+    "study_answer_temperature": {
+        "en": "Temperature moved next-token entropy more: at equal values ({value}), in all {models} models (95 % "
+        "intervals excluding zero).",
+        "zh": "温度对下一个词元的熵影响更大：在相同数值（{value}）下，{models} 个模型全部如此（95% 区间不含零）。",
+    },
+    "study_answer_top_p": {
+        "en": "top_p moved next-token entropy more: at equal values ({value}), in all {models} models (95 % "
+        "intervals excluding zero).",
+        "zh": "top_p 对下一个词元的熵影响更大：在相同数值（{value}）下，{models} 个模型全部如此（95% 区间不含零）。",
+    },
+    "study_answer_mixed": {
+        "en": "Neither control wins everywhere: at equal values ({value}), temperature moved next-token entropy more "
+        "in {temperature_leads} of {models} models and top_p in {top_p_leads} (95 % intervals excluding zero).",
+        "zh": "没有哪个参数处处占优：在相同数值（{value}）下，{models} 个模型中有 {temperature_leads} 个是温度对熵的影响更大，"
+        "{top_p_leads} 个是 top_p（95% 区间不含零）。",
+    },
+    "study_answer_rule": {
+        "en": " Context by context it depends on the distribution: top_p leads where the next-token distribution is "
+        "steep (Zipf exponent above about {crossing:.2f}), temperature where it is flatter.",
+        "zh": "逐个上下文看，取决于分布：下一个词元分布很陡（Zipf 指数大于约 {crossing:.2f}）时 top_p 影响更大，较平时温度影响更大。",
+    },
+    "study_answer_exchange": {
+        "en": " Compared fairly, at equal entropy, temperature {value} matches top_p {exchange:.2f} (median over "
+        "models).",
+        "zh": "公平比较（相同熵）时，温度 {value} 相当于 top_p {exchange:.2f}（各模型的中位数）。",
+    },
+    "study_caveats": {
+        "en": "Caveats: these are small models trained here, not hub models (the README gives the command that "
+        "measures gpt2, Pythia, Qwen and Llama on a GPU); 'equal values' compares a divisor of logits with a "
+        "probability mass, so the exchange rate (right) is the fairer comparison.",
+        "zh": "注意：这些是在这里训练的小模型，不是 hub 上的模型（README 给出了在 GPU 上测量 gpt2、Pythia、Qwen 和 Llama 的命令）；"
+        "“相同数值”是在比较 logits 的除数和概率质量，所以右边的兑换率才是更公平的比较。",
+    },
+    "study_margin": {"en": "At equal values: |ΔH_T| − |ΔH_p|", "zh": "相同数值时：|ΔH_T| − |ΔH_p|"},
+    "study_margin_help": {
+        "en": "Each control alone at the same value; above zero, temperature moved next-token entropy more. Lines: "
+        "mean over contexts; bands: paired bootstrap 95 % intervals.",
+        "zh": "每个参数单独设为相同数值；高于零表示温度对下一个词元的熵影响更大。线：各上下文的平均值；带：配对 bootstrap 95% 区间。",
+    },
+    "study_exchange": {"en": "At equal entropy: the top_p that matches temperature T",
+                       "zh": "相同熵时：与温度 T 相当的 top_p"},
+    "study_exchange_help": {
+        "en": "For each temperature below 1, the top_p that gives the same entropy (median over contexts, 95 % "
+        "band); the dashed diagonal is top_p = T.",
+        "zh": "对每个小于 1 的温度，给出相同熵的 top_p（各上下文的中位数，95% 带）；虚线对角线是 top_p = T。",
+    },
+    "study_detail": {"en": "One model in detail", "zh": "单个模型的详情"},
     "study_model": {"en": "Model in the results", "zh": "结果中的模型"},
-    "study_curves": {"en": "Entropy against the value of each control", "zh": "熵随参数值的变化"},
-    "study_curves_help": {
-        "en": "Median across prompts (line) and interquartile range (band); the other control is off.",
-        "zh": "各提示词的中位数（线）与四分位区间（带）；另一个参数关闭。",
+    "study_rule": {
+        "en": "{model}: at {value}, the Zipf theory says top_p moves entropy more above s = {crossing:.2f} "
+        "for this vocabulary; {steeper:.0%} of its contexts are steeper, and the rule 'temperature leads exactly "
+        "when s < {crossing:.2f}' is right for {accuracy:.0%} of them (95 % {low:.0%}–{high:.0%}).",
+        "zh": "{model}：在 {value} 时，Zipf 理论认为对这个词表 s 大于 {crossing:.2f} 时 top_p 对熵的影响更大；它有 {steeper:.0%} 的上下文更陡，"
+        "“s < {crossing:.2f} 时温度领先”这一规则在 {accuracy:.0%} 的上下文中成立（95% 区间 {low:.0%}–{high:.0%}）。",
     },
-    "study_spread": {"en": "Spread across prompts of the entropy change", "zh": "熵变化在提示词间的分布"},
-    "study_spread_help": {
-        "en": "Change from the raw distribution (T = 1, no filter), one box per control and value.",
-        "zh": "相对原始分布（T = 1，无过滤）的变化，每个参数和取值一个箱线。",
+    "study_sensitivity": {
+        "en": "At the settings people use, entropy moves by {temperature:+.2f} bits per 0.1 of temperature (0.7 to "
+        "1.0) and by {top_p:+.2f} bits per 0.1 of top_p (0.9 to 0.95).",
+        "zh": "在常用设置附近，温度每变化 0.1（0.7 到 1.0）熵变化 {temperature:+.2f} 比特，top_p 每变化 0.1（0.9 到 0.95）熵变化 "
+        "{top_p:+.2f} 比特。",
     },
-    "study_heatmap": {"en": "Mean entropy over temperature × top_p", "zh": "温度 × top_p 网格上的平均熵"},
+    "study_heatmap": {"en": "Mean entropy over temperature × top_p (the prompts)", "zh": "温度 × top_p 网格上的平均熵（提示词）"},
     "study_heatmap_help": {
         "en": "transformers order: temperature first, then top_p cuts the scaled distribution.",
         "zh": "transformers 顺序：先用温度，再由 top_p 截断缩放后的分布。",
     },
+    "axis_value": {"en": "value of the control (the other one off)", "zh": "参数的取值（另一个关闭）"},
+    "axis_margin": {"en": "|ΔH_T| − |ΔH_p| (bits)", "zh": "|ΔH_T| − |ΔH_p|（比特）"},
+    "axis_temperature": {"en": "temperature", "zh": "温度"},
+    "axis_exchange": {"en": "top_p of equal entropy", "zh": "熵相同时的 top_p"},
+    "axis_model": {"en": "model", "zh": "模型"},
+    "axis_entropy": {"en": "entropy (bits)", "zh": "熵（比特）"},
     "prompt": {"en": "Prompt", "zh": "提示词"},
     "language": {"en": "Language", "zh": "语言"},
     "top_n": {"en": "Tokens shown in the charts", "zh": "图中显示的词元数"},
@@ -333,6 +395,8 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+STUDY_TITLES = {"value_axis": "axis_value", "margin_axis": "axis_margin", "temperature_axis": "axis_temperature",
+                "exchange_axis": "axis_exchange", "model": "axis_model", "entropy": "axis_entropy"}
 CHART_TITLES = {
     "token": "axis_token", "id": "axis_id", "final_p": "axis_final_p", "raw_p": "axis_raw_p", "logit": "axis_logit",
     "scaled_logit": "axis_scaled_logit", "removed_by": "axis_removed_by", "probability_axis": "axis_probability",
@@ -343,7 +407,7 @@ CHART_TITLES = {
 
 def chart_titles(lang: str) -> dict[str, str]:
     """The titles `app.charts` puts on axes and tooltips, in ``lang``."""
-    return {name: t(lang, key) for name, key in CHART_TITLES.items()}
+    return {name: t(lang, key) for name, key in (CHART_TITLES | STUDY_TITLES).items()}
 
 
 def template(lang: str, key: str) -> str:
@@ -354,3 +418,15 @@ def template(lang: str, key: str) -> str:
 
 def t(lang: str, key: str, **values: object) -> str:
     return template(lang, key).format(**values)
+
+
+def study_answer(verdict: Verdict, lang: str) -> str:
+    """The Study view's and the report's first line: which control leads, computed from the data."""
+    counts = {"value": f"{verdict.value:g}", "models": verdict.models,
+              "temperature_leads": verdict.temperature_leads, "top_p_leads": verdict.top_p_leads}
+    text = t(lang, f"study_answer_{verdict.leader}", **counts)
+    if verdict.zipf_crossing == verdict.zipf_crossing:
+        text += t(lang, "study_answer_rule", crossing=verdict.zipf_crossing)
+    if verdict.matched_top_p == verdict.matched_top_p:
+        text += t(lang, "study_answer_exchange", value=f"{verdict.value:g}", exchange=verdict.matched_top_p)
+    return text

@@ -28,8 +28,9 @@ from sampling.pipeline import apply, sample
 from sampling.tokens import decode_with_padding, token_labels
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
-BUNDLED_MODELS = ("fortune-base", "fortune-small")
-BUNDLED_CORPUS = {"fortune-base": "fortunes", "fortune-small": "fortunes"}
+BUNDLED_MODELS = ("fortune-base", "fortune-small", "poems-zh", "code-py", "bible-kjv")
+BUNDLED_CORPUS = {"fortune-base": "fortunes", "fortune-small": "fortunes", "poems-zh": "fortunes-zh",
+                  "code-py": "python-stdlib", "bible-kjv": "bible-kjv"}
 """What each bundled model was trained on (`scripts/train_demo_models.py`)."""
 WELL_KNOWN_MODELS = ("gpt2", "distilgpt2", "HuggingFaceTB/SmolLM2-135M", "EleutherAI/pythia-160m", "Qwen/Qwen2.5-0.5B")
 """Small real causal LMs a local run offers when they are cached or the hub can be reached."""

@@ -4,6 +4,7 @@ import html
 import re
 
 import pytest
+import torch
 
 from apptest_helpers import chart_spec, charts, new_app, panel_charts, panel_metric
 
@@ -168,3 +169,39 @@ def test_stepping_through_a_continuation_shows_the_distribution_of_that_step(pag
     if token.id in shown.index:
         assert shown[token.id] == pytest.approx(token.probability, abs=1e-4)
     assert tokens["final_prob"].sum() <= 1.0 + 1e-6
+
+
+def test_the_arithmetic_table_is_the_pipeline_worked_out(page):
+    from app import resources, state, tables
+    from sampling import SamplingConfig, apply
+
+    page.slider(key="a_temperature").set_value(0.7).run()
+    page.slider(key="a_top_p").set_value(0.8).run()
+    shown = next(frame.value for frame in page.dataframe if "logit / T" in frame.value.columns)  # panel A's
+    shown = shown.rename(columns={"logit / T": "scaled_logit", "softmax(logit / T)": "scaled_prob",
+                                  "final p": "final_prob", "removed by": "removed_by"})
+    handle = resources.model(page.session_state["model"])
+    logits = handle.next_token_logits(page.session_state["prompt"]).logits
+    config = state.panel_config(page.session_state, "a")
+    assert config == SamplingConfig(temperature=0.7, top_p=0.8)
+    trace = apply(logits, config)
+    expected = tables.top_tokens(trace, handle.labels, len(shown))
+    ids = expected["token_id"].tolist()
+    assert shown["logit"].tolist() == pytest.approx(logits[ids].tolist(), abs=1e-6)
+    assert shown["scaled_logit"].tolist() == pytest.approx((logits[ids] / 0.7).tolist(), abs=1e-5)
+    assert shown["scaled_prob"].tolist() == pytest.approx(torch.softmax(logits / 0.7, -1)[ids].tolist(), abs=1e-6)
+    assert shown["final_prob"].tolist() == pytest.approx(trace.probs[ids].tolist(), abs=1e-6)
+    removed = [name for name, kept in zip(shown["removed_by"], trace.kept[ids].tolist()) if not kept]
+    assert removed and set(removed) == {"top_p"}, "the cut tokens name the stage that cut them"
+    # top_p keeps the smallest prefix whose cumulative probability reaches 0.8.
+    first_over = next(i for i, value in enumerate(shown["cumulative"]) if value >= 0.8 - 1e-6)
+    assert trace.kept[ids].tolist() == [i <= first_over for i in range(len(ids))]
+    kept = int(trace.kept.sum())
+    assert any(caption.value == f"top\\_p\\: the first {kept:,} tokens kept" for caption in page.caption)
+
+
+def test_a_bundled_model_is_introduced_as_a_tiny_stand_in(page):
+    captions = [re.sub(r"\\(.)", r"\1", caption.value) for caption in page.caption]  # the page escapes markdown
+    notices = [caption for caption in captions if "stand-in" in caption]
+    assert len(notices) == 1 and notices[0].startswith("fortune-base is a tiny stand-in bundled for offline use (")
+    assert "trained on English fortune cookies" in notices[0] and "type a hub id such as gpt2" in notices[0]

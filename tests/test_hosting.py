@@ -181,7 +181,7 @@ def test_a_results_bomb_is_refused_before_it_is_read():
     table = pa.table({column: pa.array([0] * rows, type=pa.int8()) if column != "sweep" else
                       pa.array(["top_p"] * rows) for column in
                       ("model", "prompt_index", "sweep", "temperature", "top_p", "top_k", "min_p", "entropy_bits",
-                       "effective_tokens", "tokens_kept")})
+                       "tokens_kept")})
     pq.write_table(table, buffer, compression="zstd")
     del table
     gc.collect()

@@ -10,12 +10,13 @@ import torch
 
 from sampling import SamplingConfig, apply, load_model
 from sampling.metrics import entropy
-from sampling.study import answer, comparison_table, read_prompts, read_results
+from sampling.study import margin_table, read_prompts, read_results
 from sampling.sweep import Grids, main, sweep_logits
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL_GRIDS = Grids(temperatures=(0.05, 0.3, 0.7, 1.0, 1.6, 5.0), top_ps=(0.05, 0.25, 0.5, 0.9, 0.99, 1.0),
-                    top_ks=(1, 3, 40, 10_000), min_ps=(0.0, 0.02, 0.3, 0.9))
+TEMPERATURES, TOP_PS = (0.05, 0.3, 0.7, 1.0, 1.6, 5.0), (0.05, 0.25, 0.5, 0.9, 0.99, 1.0)
+SMALL_GRIDS = Grids(temperatures=TEMPERATURES, top_ps=TOP_PS, top_ks=(1, 3, 40, 10_000), min_ps=(0.0, 0.02, 0.3, 0.9),
+                    joint_top_ps=TOP_PS, joint_temperatures=TEMPERATURES)
 
 
 def per_cell(logits: torch.Tensor, row) -> tuple[float, int]:
@@ -74,24 +75,26 @@ def test_shipped_prompt_set():
     assert any("\n" in p.text for p in prompts if p.category == "code")
 
 
-def test_command_line_writes_results_and_answers(tmp_path, capsys):
+def test_command_line_writes_results_for_three_kinds_of_context(tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("The cat\nOnce upon a time\nTo be or not to be\n", encoding="utf-8")
     out = tmp_path / "results.csv"
     main(["--models", "fortune-small", "--prompts", str(prompts), "--out", str(out),
-          "--temperatures", "0.1:1.0:0.1", "--top-ps", "0.1:1.0:0.1", "--generate", "--generate-prompts", "2",
-          "--generate-values", "0.5,1.0", "--samples", "3", "--length", "5"])
+          "--temperatures", "0.1:1.0:0.1", "--top-ps", "0.1:1.0:0.1", "--windows", "1",
+          "--generated-prompts", "1", "--generated-samples", "2", "--generated-steps", "3"])
     printed = capsys.readouterr().out
     results = read_results(out)
     assert set(results["model"]) == {"fortune-small"}
-    assert "fortune-small: at 0.5, temperature lowers entropy by" in printed
-    assert "Generated text:" in printed
-    diversity = pd.read_csv(tmp_path / "results-diversity.csv")
-    assert set(diversity["parameter"]) == {"temperature", "top_p"} and len(diversity) == 2 * 2 * 2
-    table = comparison_table(results)
+    contexts = results.groupby("context_set")["prompt_index"].nunique().to_dict()
+    assert contexts["prompts"] == 3 and contexts["heldout"] == 64 and 1 <= contexts["generated"] <= 6
+    assert results["zipf_s"].between(0.2, 4).all()
+    assert "fortune-small: at 0.5, |ΔH_T| − |ΔH_p| =" in printed
+    table = margin_table(results)
     at_one = table[table["value"] == 1.0].iloc[0]
-    assert at_one["change_temperature"] == pytest.approx(0) and at_one["change_top_p"] == pytest.approx(0)
-    assert len(answer(results)) == 1
+    assert at_one["margin_bits"] == pytest.approx(0, abs=1e-5)
+    merged = tmp_path / "merged.parquet"
+    main(["merge", str(out), str(out), "--out", str(merged)])
+    assert len(read_results(merged)) == 2 * len(results)
 
 
 def test_command_line_refuses_a_bad_grid():

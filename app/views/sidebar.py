@@ -1,4 +1,5 @@
-"""The sidebar: view, model, prompt, language, how many tokens the charts show, and the pairs."""
+"""The sidebar: view, model, prompt, language, how many tokens the charts show, and the pairs.
+The Study view reads results files, not the model: there it keeps only the view and the language."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ from app.text import t
 from sampling.models import ModelLoadError
 
 
-def render(settings: Settings, lang: str) -> None:
+def render(settings: Settings, lang: str, compare: bool = True) -> None:
     with st.sidebar:
         st.radio(t(lang, "view"), ("compare", "study"), key="view", horizontal=True,
                  format_func=lambda view: t(lang, f"view_{view}"))
+        if not compare:
+            language_choice(lang)
+            return
         options = list(dict.fromkeys([*settings.models, st.session_state["model"]]))
         st.selectbox(t(lang, "model"), options, key="model", on_change=switch_model, args=(settings,),
                      accept_new_options=settings.open_models,
                      help=t(lang, "model_help_open" if settings.open_models else "model_help_hosted"))
         st.text_area(t(lang, "prompt"), key="prompt", height=100, max_chars=settings.limits.max_prompt_chars)
-        st.radio(t(lang, "language"), state.LANGUAGES, key="lang", horizontal=True,
-                 format_func={"en": "English", "zh": "中文"}.get)
+        language_choice(lang)
         top_n = state.PAGE_CHOICES_BY_NAME["top_n"]
         st.slider(t(lang, "top_n"), top_n.low, top_n.high, key="top_n")
         st.caption(t(lang, "pair_presets"))
@@ -29,6 +32,11 @@ def render(settings: Settings, lang: str) -> None:
                       args=(st.session_state, name), width="stretch")
         st.button(t(lang, "copy"), key="copy_a_to_b", on_click=state.copy_panel,
                   args=(st.session_state, "a", "b"), width="stretch")
+
+
+def language_choice(lang: str) -> None:
+    st.radio(t(lang, "language"), state.LANGUAGES, key="lang", horizontal=True,
+             format_func={"en": "English", "zh": "中文"}.get)
 
 
 def switch_model(settings: Settings) -> None:
