@@ -52,5 +52,15 @@ def describe_pair(a: SamplingConfig, b: SamplingConfig, lang: str) -> str:
     return t(lang, "pair_differ", values=values, explanation=explanation)
 
 
+def describe_config(config: SamplingConfig, lang: str) -> str:
+    """The settings that change anything, as "temperature 0.4, top_p 0.9", or "greedy"."""
+    parts = [f"{name} {_shown(value)}" for name, value in config.active().items() if name != "temperature"]
+    if config.greedy:
+        parts.insert(0, t(lang, "greedy_setting"))
+    elif "temperature" in config.active():
+        parts.insert(0, f"temperature {_shown(config.temperature)}")
+    return ", ".join(parts) or t(lang, "nothing_set")
+
+
 def _shown(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)

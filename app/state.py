@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from app.settings import Settings
-from sampling.config import OFF, ORDERS, SUPPORTED, SamplingConfig
+from sampling.config import OFF, ORDERS, SETTINGS_OF_A_STAGE, SUPPORTED, SamplingConfig
 
 PANELS = ("a", "b")
 MAX_MODEL_NAME = 200
@@ -81,6 +81,10 @@ SAMPLING_CONTROLS = (
     Control("typical_p", 1.0, 0.01, 1.0, 0.01),
     Control("epsilon_cutoff", 0.0, 0.0, 0.05, 0.0005),
     Control("eta_cutoff", 0.0, 0.0, 0.05, 0.0005),
+    Control("repetition_penalty", 1.0, 0.5, 2.0, 0.05),
+    Control("frequency_penalty", 0.0, -2.0, 2.0, 0.05),
+    Control("presence_penalty", 0.0, -2.0, 2.0, 0.05),
+    Control("penalty_last_n", 64, -1, 1024, 1, integer=True),
 )
 PAGE_CHOICES = (
     Control("view", "compare", choices=("compare", "study")),
@@ -157,12 +161,16 @@ def panel_config(state: Mapping[str, Any], panel: str) -> SamplingConfig:
     for name in OFF:
         if name not in SUPPORTED[order]:
             values[name] = OFF[name]
+    for name, (owner, default) in SETTINGS_OF_A_STAGE.items():
+        if owner != order:
+            values[name] = default
     return SamplingConfig(order=order, **values)
 
 
 def unsupported(order: str) -> set[str]:
     """Sampling controls that the ``order``'s engine does not have (shown disabled)."""
-    return {name for name in OFF if name not in SUPPORTED[order]}
+    return ({name for name in OFF if name not in SUPPORTED[order]}
+            | {name for name, (owner, _) in SETTINGS_OF_A_STAGE.items() if owner != order})
 
 
 OFF_SETTINGS = {control.name: control.default for control in SAMPLING_CONTROLS if control.name != "order"}
@@ -184,6 +192,25 @@ PAIR_PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "top_p": ({**OFF_SETTINGS, "top_p": 0.9}, {**OFF_SETTINGS, "top_p": 0.1}),
 }
 OPENING_PAIR = "temperature"
+
+
+MODEL_PRESET = "this model's defaults"
+"""The preset read from the model's generation_config.json, as the panel's engine reads it."""
+
+
+def set_config(state: MutableMapping[str, Any], panel: str, config: SamplingConfig) -> list[str]:
+    """Set a panel's controls to ``config``; returns the controls whose value was outside the
+    slider's range and was clamped to it."""
+    clamped = []
+    for control in SAMPLING_CONTROLS:
+        value = getattr(config, control.name)
+        if control.low is not None:
+            within = min(max(value, control.low), control.high)
+            if within != value:
+                clamped.append(control.name)
+            value = within
+        state[panel_key(panel, control.name)] = value
+    return clamped
 
 
 def set_panel(state: MutableMapping[str, Any], panel: str, settings: Mapping[str, Any]) -> None:

@@ -90,6 +90,8 @@ def thresholds(trace: Trace) -> list[tuple[str, float]]:
             found.append((stage.name, float(details["cutoff_rank"])))
         elif stage.name == "typical_p":
             found.append((stage.name, float(details["entropy_nats"])))
+        elif "penalised" in details:
+            found.append((stage.name, float(details["penalised"])))
         elif "threshold_prob" in details:
             found.append((stage.name, float(details["threshold_prob"])))
     return found

@@ -157,6 +157,52 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The η cutoff removes tokens below min(η, √η·e^(−H)): the cut adapts to the entropy H.",
         "zh": "η 截断去掉低于 min(η, √η·e^(−H)) 的词元：截断随熵 H 自适应。",
     },
+    "preset_help": {
+        "en": "\"this model's defaults\" reads the model's generation_config.json as the chosen engine does: "
+        "transformers' generate() is greedy unless the file sets do_sample; vLLM and llama.cpp sample anyway "
+        "and fill unset values with their own defaults.",
+        "zh": "“this model's defaults”按所选引擎的方式读取模型的 generation_config.json：除非文件设置了 do_sample，"
+        "transformers 的 generate() 是贪心解码；vLLM 和 llama.cpp 照样采样，未设置的值用它们自己的默认值。",
+    },
+    "model_preset_read": {"en": "{model}'s defaults, as {order} reads its generation_config.json: {settings}.",
+                          "zh": "{model} 的默认设置（{order} 读取其 generation_config.json 的结果）：{settings}。"},
+    "model_preset_clamped": {"en": "Outside the sliders' range, so clamped: {names}.",
+                             "zh": "超出滑块范围，已限制：{names}。"},
+    "greedy_setting": {"en": "greedy", "zh": "贪心解码"},
+    "nothing_set": {"en": "nothing changed (temperature 1, no filter)", "zh": "没有任何改变（温度 1，无过滤）"},
+    "penalties": {"en": "Penalties on the tokens already there", "zh": "对已出现词元的惩罚"},
+    "repetition_penalty": {"en": "repetition penalty (1 = off)", "zh": "重复惩罚（1 = 关闭）"},
+    "repetition_penalty_help": {
+        "en": "Every token already in the context has its logit divided by this (multiplied, if negative), "
+        "however often it occurred. transformers counts the whole input, vLLM the prompt and the output, "
+        "llama.cpp the last penalty_last_n tokens.",
+        "zh": "上下文中已出现的每个词元，其 logit 除以这个值（若为负则乘以它），不论出现几次。transformers 统计全部输入，"
+        "vLLM 统计提示词和输出，llama.cpp 统计最近 penalty_last_n 个词元。",
+    },
+    "frequency_penalty": {"en": "frequency penalty (0 = off)", "zh": "频率惩罚（0 = 关闭）"},
+    "frequency_penalty_help": {
+        "en": "Subtracts this times the number of times a token occurred. vLLM counts only the tokens it "
+        "generated (so it does nothing to the first token after a prompt); llama.cpp the last penalty_last_n.",
+        "zh": "减去这个值乘以词元出现的次数。vLLM 只统计它生成的词元（所以对提示词后的第一个词元不起作用）；"
+        "llama.cpp 统计最近 penalty_last_n 个词元。",
+    },
+    "presence_penalty": {"en": "presence penalty (0 = off)", "zh": "存在惩罚（0 = 关闭）"},
+    "presence_penalty_help": {
+        "en": "Subtracts this once from every token that occurred at all. vLLM counts only the tokens it "
+        "generated; llama.cpp the last penalty_last_n.",
+        "zh": "对出现过的每个词元减去一次这个值。vLLM 只统计它生成的词元；llama.cpp 统计最近 penalty_last_n 个词元。",
+    },
+    "penalty_last_n": {"en": "penalty_last_n (llama.cpp; -1 = all)", "zh": "penalty_last_n（llama.cpp；-1 = 全部）"},
+    "penalty_last_n_help": {
+        "en": "How many of the last tokens llama.cpp's penalties count (0 switches them off).",
+        "zh": "llama.cpp 的惩罚统计最近多少个词元（0 表示关闭）。",
+    },
+    "threshold_repetition_penalty": {"en": "repetition penalty: {value:,.0f} tokens of the context penalised",
+                                     "zh": "重复惩罚：上下文中 {value:,.0f} 个词元受到惩罚"},
+    "threshold_frequency_penalty": {"en": "frequency penalty: {value:,.0f} tokens penalised",
+                                    "zh": "频率惩罚：{value:,.0f} 个词元受到惩罚"},
+    "threshold_presence_penalty": {"en": "presence penalty: {value:,.0f} tokens penalised",
+                                   "zh": "存在惩罚：{value:,.0f} 个词元受到惩罚"},
     "unsupported": {"en": "not part of the {order} sampler", "zh": "{order} 的采样器没有这一项"},
     "preset": {"en": "Preset", "zh": "预设"},
     "pair_same": {

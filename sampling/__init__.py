@@ -7,12 +7,14 @@
 """
 
 from sampling.config import ORDERS, SamplingConfig
+from sampling.engines import Context
 from sampling.limits import Limits
 from sampling.models import BUNDLED_MODELS, ModelHandle, ModelLoadError, default_model_name, load_model
 from sampling.pipeline import Stage, Trace, apply, chain, sample
 
 __all__ = [
     "BUNDLED_MODELS",
+    "Context",
     "Limits",
     "ORDERS",
     "ModelHandle",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from sampling import engines
@@ -23,7 +24,12 @@ OFF: dict[str, float] = {
     "typical_p": 1.0,
     "epsilon_cutoff": 0.0,
     "eta_cutoff": 0.0,
+    "repetition_penalty": 1.0,
+    "frequency_penalty": 0.0,
+    "presence_penalty": 0.0,
 }
+SETTINGS_OF_A_STAGE = {"penalty_last_n": ("llama.cpp", 64)}
+"""Settings that change how a stage runs, not whether: the order that has each, and its default."""
 
 
 def _is_off(name: str, value: float) -> bool:
@@ -70,6 +76,13 @@ class SamplingConfig:
       see the T = 1 distribution and temperature only reshapes the survivors; top_k keeps exactly k
       tokens even when several tie; top_k -1 means off. It has no epsilon or eta sampling.
 
+    The penalties act on the context, the tokens already there (`apply`'s ``context``), and run
+    first in every order: ``repetition_penalty`` (all three engines) divides a positive logit and
+    multiplies a negative one of each token seen; ``frequency_penalty`` and ``presence_penalty``
+    (vLLM and llama.cpp) subtract ``count · frequency + presence``. Which tokens count differs:
+    transformers every input token; vLLM the prompt and output for the repetition penalty but the
+    output only for the other two; llama.cpp the last ``penalty_last_n`` tokens (-1: all).
+
     >>> SamplingConfig(temperature=0.7, top_p=0.9).active()
     {'temperature': 0.7, 'top_p': 0.9}
     >>> SamplingConfig(top_p=1.5)
@@ -85,6 +98,10 @@ class SamplingConfig:
     typical_p: float = 1.0
     epsilon_cutoff: float = 0.0
     eta_cutoff: float = 0.0
+    repetition_penalty: float = 1.0
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    penalty_last_n: int = 64
     order: Order = "transformers"
 
     def __post_init__(self) -> None:
@@ -97,7 +114,14 @@ class SamplingConfig:
         _check_range("typical_p", _number("typical_p", self.typical_p), 0.0, 1.0, "(]")
         _check_range("epsilon_cutoff", _number("epsilon_cutoff", self.epsilon_cutoff), 0.0, 1.0, "[)")
         _check_range("eta_cutoff", _number("eta_cutoff", self.eta_cutoff), 0.0, 1.0, "[)")
+        _check_range("repetition_penalty", _number("repetition_penalty", self.repetition_penalty), 0.0, math.inf,
+                     "()")
+        _check_range("frequency_penalty", _number("frequency_penalty", self.frequency_penalty), -2.0, 2.0, "[]")
+        _check_range("presence_penalty", _number("presence_penalty", self.presence_penalty), -2.0, 2.0, "[]")
+        _check_range("penalty_last_n", _number("penalty_last_n", self.penalty_last_n, integer=True), -1, math.inf,
+                     "[)")
         object.__setattr__(self, "top_k", int(self.top_k))
+        object.__setattr__(self, "penalty_last_n", int(self.penalty_last_n))
         if self.order == "transformers" and self.top_k < 0:
             raise ValueError("top_k must be 0 (off) or a positive integer for the transformers order, got -1")
         if self.order == "vllm" and self.temperature > vllm.MAX_TEMPERATURE:
@@ -109,8 +133,12 @@ class SamplingConfig:
             if getattr(self, name) != OFF[name] and name not in SUPPORTED[self.order]:
                 raise ValueError(
                     f"{name} is not part of the {self.order} sampler: set it to {OFF[name]} (off) "
-                    f"or choose the transformers order"
+                    f"or choose an order that has it ({', '.join(o for o in ORDERS if name in SUPPORTED[o])})"
                 )
+        for name, (order, default) in SETTINGS_OF_A_STAGE.items():
+            if getattr(self, name) != default and self.order != order:
+                raise ValueError(f"{name} is a setting of the {order} order only; the {self.order} order has no "
+                                 f"such setting: leave it at {default}")
 
     @property
     def greedy(self) -> bool:
@@ -123,7 +151,8 @@ class SamplingConfig:
         return {
             field.name: getattr(self, field.name)
             for field in fields(self)
-            if field.name != "order" and not _is_off(field.name, getattr(self, field.name))
+            if field.name != "order" and field.name not in SETTINGS_OF_A_STAGE
+            and not _is_off(field.name, getattr(self, field.name))
         }
 
     def with_values(self, **changes: Any) -> SamplingConfig:
@@ -137,7 +166,7 @@ class SamplingConfig:
         transformers' hidden ``top_k=50`` default never applies.
         """
         if self.greedy:
-            return {"do_sample": False}
+            return {"do_sample": False, "repetition_penalty": float(self.repetition_penalty)}
         return {
             "do_sample": True,
             "temperature": float(self.temperature),
@@ -147,4 +176,60 @@ class SamplingConfig:
             "typical_p": float(self.typical_p),
             "epsilon_cutoff": float(self.epsilon_cutoff),
             "eta_cutoff": float(self.eta_cutoff),
+            "repetition_penalty": float(self.repetition_penalty),
         }
+
+
+ENGINE_DEFAULTS: dict[str, dict[str, Any]] = {
+    # GenerationConfig._get_default_generation_params(): what generate() uses for a value the
+    # model's generation_config.json leaves unset (min_p, epsilon and eta are then off).
+    "transformers": {"do_sample": False, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "typical_p": 1.0,
+                     "repetition_penalty": 1.0},
+    # SamplingParams' own defaults.
+    "vllm": {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "repetition_penalty": 1.0,
+             "frequency_penalty": 0.0, "presence_penalty": 0.0},
+    # common_params_sampling's defaults.
+    "llama.cpp": {"temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "repetition_penalty": 1.0,
+                  "penalty_last_n": 64},
+}
+MODEL_KEYS: dict[str, dict[str, str]] = {
+    "transformers": {name: name for name in ("do_sample", "temperature", "top_k", "top_p", "min_p", "typical_p",
+                                             "epsilon_cutoff", "eta_cutoff", "repetition_penalty")},
+    # ModelConfig.get_diff_sampling_param(): the keys vLLM takes from generation_config.json.
+    "vllm": {name: name for name in ("temperature", "top_k", "top_p", "min_p", "repetition_penalty",
+                                     "frequency_penalty", "presence_penalty")},
+    # gguf-py's Metadata.load: the keys a GGUF file takes from generation_config.json (llama.cpp
+    # reads them back as general.sampling.*); penalty_repeat wins over repetition_penalty.
+    "llama.cpp": {"temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p",
+                  "penalty_last_n": "penalty_last_n", "repetition_penalty": "repetition_penalty",
+                  "penalty_repeat": "repetition_penalty"},
+}
+
+
+def model_defaults(generation_config: Mapping[str, Any], order: Order = "transformers") -> SamplingConfig:
+    """What ``order``'s engine samples with when a request sets nothing, for a model whose
+    ``generation_config.json`` holds ``generation_config``.
+
+    transformers' ``generate()`` is greedy unless the file sets ``do_sample``, and fills what it
+    leaves unset with its own defaults (top_k 50); vLLM ignores ``do_sample`` and takes temperature,
+    top_k, top_p, min_p and the penalties from it; llama.cpp takes temperature, top_k, top_p, min_p
+    and the repetition penalty through the GGUF file's ``general.sampling`` keys, its own defaults
+    (temperature 0.8, top_k 40, top_p 0.95, min_p 0.05) for the rest.
+
+    >>> model_defaults({"do_sample": True, "temperature": 0.7})
+    SamplingConfig(temperature=0.7, top_k=50, top_p=1.0, min_p=0.0, typical_p=1.0, epsilon_cutoff=0.0, \
+eta_cutoff=0.0, repetition_penalty=1.0, frequency_penalty=0.0, presence_penalty=0.0, penalty_last_n=64, \
+order='transformers')
+    >>> model_defaults({"temperature": 0.7}).greedy, model_defaults({"temperature": 0.7}, "vllm").temperature
+    (True, 0.7)
+    """
+    values = dict(ENGINE_DEFAULTS[order])
+    keys = MODEL_KEYS[order]
+    for key in sorted(keys, key=lambda key: key == "penalty_repeat"):  # penalty_repeat last: it wins
+        if generation_config.get(key) is not None:
+            values[keys[key]] = generation_config[key]
+    if order == "transformers" and not values.pop("do_sample"):
+        values["temperature"] = 0.0
+    if order != "transformers" and values.get("top_k", 0) < 0:
+        values["top_k"] = 0  # -1 and 0 both mean off
+    return SamplingConfig(order=order, **values)

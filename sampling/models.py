@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import torch
@@ -21,7 +22,8 @@ from huggingface_hub import constants as hub_constants
 from huggingface_hub import try_to_load_from_cache
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, StaticCache
 
-from sampling.config import SamplingConfig
+from sampling.config import SamplingConfig, model_defaults
+from sampling.engines import Context
 from sampling.limits import Limits, check_count
 from sampling.metrics import entropy_of_logits
 from sampling.pipeline import apply, sample
@@ -158,6 +160,11 @@ class NextToken:
     """float32 logits ``[vocab]`` on the CPU."""
     prompt: Prompt
 
+    @property
+    def context(self) -> Context:
+        """The prompt's tokens: what the penalties count for the next token."""
+        return Context.of(self.prompt.ids)
+
 
 @dataclass(frozen=True)
 class GeneratedToken:
@@ -212,6 +219,17 @@ class ModelHandle:
     @property
     def eos_token_id(self) -> int | None:
         return self.tokenizer.eos_token_id
+
+    @cached_property
+    def generation_config(self) -> dict[str, Any]:
+        """The values the model's ``generation_config.json`` sets; each engine fills the rest with
+        its own defaults (`sampling.config.model_defaults`)."""
+        config = getattr(self.model, "generation_config", None)
+        return {} if config is None else {key: value for key, value in config.to_dict().items() if value is not None}
+
+    def default_config(self, order: str = "transformers") -> SamplingConfig:
+        """What ``order``'s engine samples this model with when a request sets nothing."""
+        return model_defaults(self.generation_config, order)
 
     @cached_property
     def vocabulary_labels(self) -> tuple[str, ...]:
@@ -279,7 +297,8 @@ class ModelHandle:
 
         Every step runs `sampling.apply` with ``config`` and draws from its ``probs`` with one
         generator seeded by ``seed``, so the result is deterministic and matches the charts.
-        Each sequence stops at EOS; the batch stops when all have.
+        Each sequence stops at EOS; the batch stops when all have. The penalties count the
+        prompt's tokens and each row's tokens generated so far, as each engine does.
         """
         check_count("n", n, self.limits.max_samples)
         check_count("max_new_tokens", max_new_tokens, self.limits.max_new_tokens)
@@ -294,9 +313,11 @@ class ModelHandle:
         logits = output.logits[:, -1].float().expand(n, -1)
         finished = torch.zeros(n, dtype=torch.bool, device=self.device)
         steps: list[dict[str, torch.Tensor]] = []
+        generated = torch.zeros((n, 0), dtype=torch.long)
         for step in range(max_new_tokens):
-            trace = apply(logits, config)
+            trace = apply(logits, config, context=Context.of(encoded.ids, generated))
             next_ids = sample(trace.probs, 1, generator).squeeze(1)
+            generated = torch.cat([generated, next_ids[:, None].cpu()], dim=1)
             chosen_raw = logits.gather(1, next_ids[:, None])
             steps.append({
                 "ids": next_ids,

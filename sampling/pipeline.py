@@ -14,7 +14,7 @@ import torch
 
 from sampling import engines
 from sampling.config import SamplingConfig
-from sampling.engines import REMOVED, LlamaCppChoice
+from sampling.engines import PENALTIES, REMOVED, Context, LlamaCppChoice
 from sampling.limits import Limits, check_count
 
 TIE_RULES: dict[str, str] = {
@@ -97,13 +97,15 @@ class Trace:
         return next((stage for stage in self.stages if stage.name == name), None)
 
 
-def apply(logits: torch.Tensor, config: SamplingConfig, *, llama_cpp: LlamaCppChoice = "auto") -> Trace:
+def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | None = None,
+          llama_cpp: LlamaCppChoice = "auto") -> Trace:
     """Run the stages that ``config`` enables, in its engine's order.
 
     ``logits`` is ``[vocab]`` or ``[batch, vocab]`` in any float dtype; the math runs in float32,
-    as in every engine, and the input is never modified. ``llama_cpp`` picks what computes the
-    llama.cpp order: ``"auto"`` (llama.cpp itself when llama-cpp-python is installed, else the
-    port), ``"native"`` or ``"port"``.
+    as in every engine, and the input is never modified. ``context`` (`Context.of(prompt_ids,
+    generated_ids)`) holds the tokens before this one; the penalties need it. ``llama_cpp`` picks
+    what computes the llama.cpp order: ``"auto"`` (llama.cpp itself when llama-cpp-python is
+    installed, else the port), ``"native"`` or ``"port"``.
 
     >>> trace = apply(torch.tensor([2.0, 1.0, 0.0, -1.0]), SamplingConfig(top_k=2))
     >>> [stage.name for stage in trace.stages], trace.kept.tolist()
@@ -118,8 +120,15 @@ def apply(logits: torch.Tensor, config: SamplingConfig, *, llama_cpp: LlamaCppCh
         )
     inputs = logits.float()
     check_finite(inputs)
-    outputs = engines.run(inputs.reshape(-1, inputs.shape[-1]), config.order, config.active(),
-                          config.temperature, llama_cpp)
+    active = config.active()
+    if context is None:
+        penalties = [name for name in PENALTIES if name in active]
+        if penalties:
+            raise ValueError(f"{', '.join(penalties)} act on the tokens before this one: pass them as "
+                             "context=Context.of(prompt_ids)")
+        context = Context.of([])
+    outputs = engines.run(inputs.reshape(-1, inputs.shape[-1]), config.order, active, config.temperature,
+                          llama_cpp, context, config.penalty_last_n)
     stages, scores = [], inputs
     for output in outputs:
         processed = output.logits.view(inputs.shape)
@@ -130,10 +139,11 @@ def apply(logits: torch.Tensor, config: SamplingConfig, *, llama_cpp: LlamaCppCh
 
 def chain(config: SamplingConfig) -> list[str]:
     """The names of the stages ``config`` runs, in its engine's order."""
-    if config.greedy and config.order != "llama.cpp":
-        return ["greedy"]
     active = config.active()
-    return [name for name in engines.ORDERS[config.order] if name in active]
+    names = [name for name in engines.ORDERS[config.order] if name in active]
+    if config.greedy and config.order != "llama.cpp":
+        return [*(name for name in names if name in PENALTIES), "greedy"]
+    return names
 
 
 def check_finite(logits: torch.Tensor) -> None:
@@ -251,7 +261,12 @@ def _explain_eta(stage: Stage) -> dict[str, torch.Tensor | float]:
     return {"threshold_prob": torch.minimum(eta, eta.sqrt() * torch.exp(-_entropy_in(stage)))}
 
 
+def _explain_penalty(stage: Stage) -> dict[str, torch.Tensor | float]:
+    return {"penalised": (stage.logits != stage.logits_in).sum(dim=-1)}
+
+
 _EXPLAINERS: dict[str, Callable[[Stage], dict[str, torch.Tensor | float]]] = {
+    **dict.fromkeys(PENALTIES, _explain_penalty),
     "temperature": _explain_temperature,
     "top_k": _explain_top_k,
     "top_p": _explain_top_p,

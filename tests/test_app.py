@@ -188,7 +188,7 @@ def test_the_arithmetic_table_is_the_pipeline_worked_out(page):
     expected = tables.top_tokens(trace, handle.labels, len(shown))
     ids = expected["token_id"].tolist()
     assert shown["logit"].tolist() == pytest.approx(logits[ids].tolist(), abs=1e-6)
-    assert shown["scaled_logit"].tolist() == pytest.approx((logits[ids] / 0.7).tolist(), abs=1e-5)
+    assert shown["scaled_logit"].tolist() == pytest.approx((logits[ids] / 0.7).tolist(), abs=1e-6)
     assert shown["scaled_prob"].tolist() == pytest.approx(torch.softmax(logits / 0.7, -1)[ids].tolist(), abs=1e-6)
     assert shown["final_prob"].tolist() == pytest.approx(trace.probs[ids].tolist(), abs=1e-6)
     removed = [name for name, kept in zip(shown["removed_by"], trace.kept[ids].tolist()) if not kept]

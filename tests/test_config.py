@@ -47,7 +47,7 @@ def test_whole_float_top_k_becomes_an_int():
 
 def test_generate_kwargs_never_leave_the_hidden_top_k_default():
     assert SamplingConfig(top_p=0.9).to_generate_kwargs()["top_k"] == 0
-    assert SamplingConfig(temperature=0).to_generate_kwargs() == {"do_sample": False}
+    assert SamplingConfig(temperature=0).to_generate_kwargs() == {"do_sample": False, "repetition_penalty": 1.0}
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])

@@ -32,7 +32,11 @@ def test_panel_config_switches_off_what_the_engine_lacks():
     values = state.defaults(SETTINGS)
     values.update({"a_order": "vllm", "a_typical_p": 0.5, "a_eta_cutoff": 0.01, "a_top_p": 0.8})
     assert state.panel_config(values, "a") == SamplingConfig(order="vllm", top_p=0.8, temperature=0.9)
-    assert state.unsupported("vllm") == {"typical_p", "epsilon_cutoff", "eta_cutoff"}
+    assert state.unsupported("vllm") == {"typical_p", "epsilon_cutoff", "eta_cutoff", "penalty_last_n"}
+    assert state.unsupported("transformers") == {"frequency_penalty", "presence_penalty", "penalty_last_n"}
+    values.update({"a_frequency_penalty": 0.5, "a_penalty_last_n": 8})
+    assert state.panel_config(values, "a") == SamplingConfig(order="vllm", top_p=0.8, temperature=0.9,
+                                                             frequency_penalty=0.5)
 
 
 def test_presets_and_copy():

@@ -21,7 +21,7 @@ from app.settings import Settings
 from app.slots import LeftTheQueue
 from app.text import chart_titles, t, template
 from sampling import metrics
-from sampling.models import BUNDLED_CORPUS, BUNDLED_MODELS, ModelHandle, ModelLoadError
+from sampling.models import BUNDLED_CORPUS, BUNDLED_MODELS, ModelHandle, ModelLoadError, NextToken
 
 CHART_KEYS = ("chart_top", "chart_stages", "chart_cumulative")
 
@@ -31,7 +31,8 @@ def panel_tables(name: str, prompt: str, config: sampling.SamplingConfig, top_n:
     """The rows a panel's charts draw, computed once per setting: moving a slider of panel A
     leaves panel B's rows as they were, so they cost nothing on that rerun."""
     handle = resources.model(name)
-    trace = sampling.apply(resources.next_token(name, prompt).logits, config)
+    next_token = resources.next_token(name, prompt)
+    trace = sampling.apply(next_token.logits, config, context=next_token.context)
     top = tables.top_tokens(trace, handle.labels, top_n)
     curve, cut = tables.cumulative_curve(trace, handle.labels, top_n)
     return {"top": top, "stages": tables.stage_probabilities(trace, top), "stage_names": tables.stage_names(trace),
@@ -64,7 +65,8 @@ def panel_charts(handle: ModelHandle, prompt: str, config: sampling.SamplingConf
 def panel_notices(name: str, prompt: str, config: sampling.SamplingConfig, lang: str) -> list[str]:
     """What computed the panel, what the engine changed in the setting and where a cut split tied
     logits, one line each."""
-    trace = sampling.apply(resources.next_token(name, prompt).logits, config)
+    next_token = resources.next_token(name, prompt)
+    trace = sampling.apply(next_token.logits, config, context=next_token.context)
     return [t(lang, "computed_by", implementation=notices.implementation_text(config.order, lang)),
             *notices.stage_notices(trace, lang)]
 
@@ -101,8 +103,18 @@ def control_slider(panel: str, control: state.Control, lang: str, disabled: bool
 
 def apply_chosen_preset(panel: str) -> None:
     preset_key = state.panel_key(panel, "preset")
-    if st.session_state[preset_key]:
-        state.apply_preset(st.session_state, panel, st.session_state[preset_key])
+    chosen = st.session_state[preset_key]
+    if chosen == state.MODEL_PRESET:
+        handle = resources.model(st.session_state["model"])
+        try:
+            config = handle.default_config(st.session_state[state.panel_key(panel, "order")])
+        except ValueError as error:  # a generation_config.json the engine would refuse
+            st.session_state[state.panel_key(panel, "preset_note")] = str(error)
+        else:
+            clamped = state.set_config(st.session_state, panel, config)
+            st.session_state[state.panel_key(panel, "preset_note")] = (handle.name, config, clamped)
+    elif chosen:
+        state.apply_preset(st.session_state, panel, chosen)
     st.session_state[preset_key] = None
 
 
@@ -112,19 +124,33 @@ def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
     st.subheader(t(lang, "panel", panel=panel.upper()))
     order_key = state.panel_key(panel, "order")
     preset, order = st.columns(2)
-    preset.selectbox(t(lang, "preset"), list(state.PRESETS), index=None, key=state.panel_key(panel, "preset"),
-                     placeholder="—", on_change=apply_chosen_preset, args=(panel,))
+    preset.selectbox(t(lang, "preset"), [state.MODEL_PRESET, *state.PRESETS], index=None,
+                     key=state.panel_key(panel, "preset"), placeholder="—", on_change=apply_chosen_preset,
+                     args=(panel,), help=t(lang, "preset_help"))
     order.selectbox(t(lang, "order"), sampling.ORDERS, key=order_key, help=t(lang, "order_help"))
+    note = st.session_state.pop(state.panel_key(panel, "preset_note"), None)
+    if isinstance(note, str):
+        st.error(safe_markdown("{reason}", REASON_CHARACTERS, reason=note))
+    elif note is not None:
+        name, config, clamped = note
+        st.caption(safe_markdown(template(lang, "model_preset_read"), model=name, order=config.order,
+                                 settings=notices.describe_config(config, lang)))
+        if clamped:
+            st.caption(safe_markdown(template(lang, "model_preset_clamped"), names=", ".join(clamped)))
     controls = {control.name: control for control in state.SAMPLING_CONTROLS}
     unsupported = state.unsupported(st.session_state[order_key])
     for name in ("temperature", "top_p"):
         control_slider(panel, controls[name], lang)
-    with st.expander(t(lang, "advanced")):
-        for name in ("top_k", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"):
-            control_slider(panel, controls[name], lang, disabled=name in unsupported)
-        if unsupported:
-            st.caption(escape_markdown(
-                f"{', '.join(sorted(unsupported))}: {t(lang, 'unsupported', order=st.session_state[order_key])}"))
+    folded = {"advanced": ("top_k", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"),
+              "penalties": ("repetition_penalty", "frequency_penalty", "presence_penalty", "penalty_last_n")}
+    for title, names in folded.items():
+        with st.expander(t(lang, title)):
+            for name in names:
+                control_slider(panel, controls[name], lang, disabled=name in unsupported)
+            missing = [name for name in names if name in unsupported]
+            if missing:
+                st.caption(escape_markdown(
+                    f"{', '.join(missing)}: {t(lang, 'unsupported', order=st.session_state[order_key])}"))
     return state.panel_config(st.session_state, panel)
 
 
@@ -167,12 +193,13 @@ class Placeholders:
     stale: dict[str, object]
 
 
-def show_divergence(places: Placeholders, logits: torch.Tensor, lang: str) -> None:
+def show_divergence(places: Placeholders, next_token: NextToken, lang: str) -> None:
     """What A and B are (one line at the top), and KL both ways and Jensen–Shannon between them,
     from the settings as they are now."""
     configs = {panel: state.panel_config(st.session_state, panel) for panel in state.PANELS}
     places.summary.info(escape_markdown(notices.describe_pair(configs["a"], configs["b"], lang)))
-    probs = {panel: sampling.apply(logits, config).probs for panel, config in configs.items()}
+    probs = {panel: sampling.apply(next_token.logits, config, context=next_token.context).probs
+             for panel, config in configs.items()}
     figures = (("kl_ab", metrics.kl_divergence(probs["a"], probs["b"], bits=True)),
                ("kl_ba", metrics.kl_divergence(probs["b"], probs["a"], bits=True)),
                ("js", metrics.js_divergence(probs["a"], probs["b"], bits=True)))
@@ -190,13 +217,13 @@ def show_stale_samples(places: Placeholders, panel: str, lang: str) -> None:
 
 
 @st.fragment
-def panel_view(panel: str, handle: ModelHandle, prompt: str, logits: torch.Tensor, lang: str,
+def panel_view(panel: str, handle: ModelHandle, prompt: str, next_token: NextToken, lang: str,
                places: Placeholders) -> None:
     """One panel: its controls, figures, notices and charts. A fragment, so that moving one of its
     sliders reruns only this panel (and updates the A-vs-B figures in place)."""
     config = panel_controls(panel, lang)
     try:
-        trace = sampling.apply(logits, config)
+        trace = sampling.apply(next_token.logits, config, context=next_token.context)
     except ValueError as error:
         st.error(safe_markdown(template(lang, "bad_logits"), REASON_CHARACTERS, reason=str(error)))
         return
@@ -214,7 +241,7 @@ def panel_view(panel: str, handle: ModelHandle, prompt: str, logits: torch.Tenso
     st.download_button(t(lang, "download_distribution"), data=lambda: tables.distribution_csv(trace, handle.labels, panel),
                        file_name=f"distribution-{panel}.csv", mime="text/csv", on_click="ignore",
                        key=state.panel_key(panel, "download_distribution"))
-    show_divergence(places, logits, lang)
+    show_divergence(places, next_token, lang)
     show_stale_samples(places, panel, lang)
     state.sync_url(st.session_state, st.query_params, resources.settings())
 
@@ -283,10 +310,11 @@ def step_through(panel: str, generation, drawn: tuple, lang: str) -> None:
                         + str(position + 1).translate(SUBSCRIPT_DIGITS))
         if step is None or step >= len(tokens):
             return
-        context = (*generation.prompt.ids, *(token.id for token in tokens[:step]))
+        before = [token.id for token in tokens[:step]]
         with resources.request(lang) as work:
-            logits = resources.logits_after(name, context, request=work)
-        trace = sampling.apply(logits, config)
+            logits = resources.logits_after(name, (*generation.prompt.ids, *before), request=work)
+        context = sampling.Context.of(generation.prompt.ids, torch.tensor([before], dtype=torch.long))
+        trace = sampling.apply(logits, config, context=context)
         token = tokens[step]
         st.caption(safe_markdown(template(lang, "step_drawn"), step=step + 1, label=token.label,
                                  probability=f"{token.probability:.4f}", rank=token.raw_rank,
@@ -361,7 +389,7 @@ def render(settings: Settings, lang: str) -> None:
     places = Placeholders(summary, divergence, {panel: column.empty() for panel, column in samples.items()})
     for panel, column in panels.items():
         with column:
-            panel_view(panel, handle, prompt, next_token.logits, lang, places)
+            panel_view(panel, handle, prompt, next_token, lang, places)
     for panel, column in samples.items():
         with column:
             samples_section(panel, name, prompt, lang, settings, places)

@@ -15,6 +15,46 @@ Transform = Callable[[torch.Tensor], torch.Tensor]
 REMOVED = float("-inf")
 
 
+PENALTIES = ("repetition_penalty", "frequency_penalty", "presence_penalty")
+"""The stages that act on the context: the tokens already there, not the distribution's shape."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """The tokens before the one being drawn: the prompt's, shared by every row, then the tokens
+    each row generated so far (``[batch, steps]``; zero steps for the next token after a prompt).
+
+    Engines count them differently, so both parts are kept: transformers penalises every token of
+    the input, vLLM's repetition penalty the prompt's and the output's while its frequency and
+    presence penalties count the output only, and llama.cpp the last ``penalty_last_n`` of all.
+    """
+
+    prompt: torch.Tensor
+    generated: torch.Tensor
+
+    @classmethod
+    def of(cls, prompt: Sequence[int] | torch.Tensor, generated: torch.Tensor | None = None) -> Context:
+        """A context from the prompt's token ids and, optionally, ``[batch, steps]`` generated ids."""
+        prompt = torch.as_tensor(prompt, dtype=torch.long).reshape(-1)
+        generated = torch.zeros((1, 0), dtype=torch.long) if generated is None else generated.long()
+        if generated.dim() != 2:
+            raise ValueError(f"generated token ids must be [batch, steps], got shape {tuple(generated.shape)}")
+        return cls(prompt.cpu(), generated.cpu())
+
+    def rows(self, batch: int) -> torch.Tensor:
+        """Prompt then generated ids, ``[batch, length]``, for ``batch`` rows of logits."""
+        generated = self.generated.expand(batch, -1) if len(self.generated) == 1 else self.generated
+        if len(generated) != batch:
+            raise ValueError(f"the context has {len(generated)} rows of generated tokens for {batch} rows of logits")
+        return torch.cat([self.prompt.expand(batch, -1), generated], dim=1)
+
+    def generated_rows(self, batch: int) -> torch.Tensor:
+        return self.rows(batch)[:, len(self.prompt):]
+
+
+EMPTY_CONTEXT = Context.of([])
+
+
 @dataclass(frozen=True)
 class Step:
     """One stage of a chain: its name, the value it runs with and what it does to the logits."""

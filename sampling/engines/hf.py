@@ -1,6 +1,9 @@
-"""transformers' own warpers, in the order `generate(do_sample=True)` builds them.
+"""transformers' own logits processors, in the order `generate()` builds them: the repetition
+penalty (a processor, so it runs in greedy decoding too), then the warpers of ``do_sample=True``.
 
 The stages are the classes of ``transformers.generation.logits_process`` themselves, not copies.
+The repetition penalty divides a positive logit (multiplies a negative one) of every token that
+occurs anywhere in the input, prompt and generated tokens alike, once however often it occurs.
 """
 
 from __future__ import annotations
@@ -13,16 +16,17 @@ from transformers.generation.logits_process import (
     EtaLogitsWarper,
     LogitsProcessor,
     MinPLogitsWarper,
+    RepetitionPenaltyLogitsProcessor,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
     TypicalLogitsWarper,
 )
 
-from sampling.engines.base import Step, Transform, greedy
+from sampling.engines.base import Context, Step, Transform, greedy
 
 IMPLEMENTATION = f"transformers {transformers.__version__}: its own logits warpers"
-ORDER = ("temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff")
+ORDER = ("repetition_penalty", "temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff")
 
 
 def _warper(processor: LogitsProcessor) -> Transform:
@@ -42,9 +46,18 @@ STAGES: dict[str, Callable[[float], Transform]] = {
 }
 
 
-def steps(active: dict[str, float], temperature: float) -> list[Step]:
-    """The warpers ``active`` switches on, in transformers' order; greedy when temperature is 0
-    (``do_sample=False``: no warper runs)."""
+def _repetition_penalty(value: float, context: Context) -> Transform:
+    processor = RepetitionPenaltyLogitsProcessor(penalty=float(value))
+    return lambda scores: processor(context.rows(len(scores)).to(scores.device), scores)
+
+
+def steps(active: dict[str, float], temperature: float, context: Context) -> list[Step]:
+    """The processors ``active`` switches on, in transformers' order; when temperature is 0
+    (``do_sample=False``) the repetition penalty, then the most likely token: no warper runs."""
+    penalty = ([Step("repetition_penalty", active["repetition_penalty"],
+                     _repetition_penalty(active["repetition_penalty"], context))]
+               if "repetition_penalty" in active else [])
     if temperature == 0:
-        return [Step("greedy", 0.0, greedy)]
-    return [Step(name, active[name], STAGES[name](active[name])) for name in ORDER if name in active]
+        return [*penalty, Step("greedy", 0.0, greedy)]
+    warpers = [Step(name, active[name], STAGES[name](active[name])) for name in ORDER[1:] if name in active]
+    return [*penalty, *warpers]

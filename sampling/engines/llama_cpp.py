@@ -1,4 +1,11 @@
-"""llama.cpp's default sampler chain: top_k → typical → top_p → min_p → temperature.
+"""llama.cpp's default sampler chain: penalties → top_k → typical → top_p → min_p → temperature.
+
+The penalties sampler counts the last ``penalty_last_n`` tokens of everything it was given (the
+prompt's tokens, then each generated one, as ``llama-server`` feeds it) and, for each token among
+them, divides a positive logit by ``penalty_repeat`` (multiplies one ≤ 0), then subtracts
+``count · penalty_freq + penalty_present``, all in one pass. Shown as three stages, each is
+llama.cpp's penalties sampler with the penalties up to it switched on, so the last is exactly
+llama.cpp's one pass.
 
 Two implementations compute it:
 
@@ -26,9 +33,11 @@ from functools import cache
 import numpy as np
 import torch
 
-from sampling.engines.base import StageOutput
+from sampling.engines.base import EMPTY_CONTEXT, PENALTIES, Context, StageOutput
 
-ORDER = ("top_k", "typical_p", "top_p", "min_p", "temperature")
+ORDER = (*PENALTIES, "top_k", "typical_p", "top_p", "min_p", "temperature")
+DEFAULT_PENALTY_LAST_N = 64
+"""``common_params_sampling.penalty_last_n``: how many of the last tokens the penalties count."""
 NATIVE_REQUIREMENT = "llama-cpp-python==0.3.36"
 FLOAT = np.float32
 
@@ -60,8 +69,36 @@ def float32_notes(active: dict[str, float]) -> dict[str, str]:
     return notes
 
 
-def run(logits: torch.Tensor, stages: list[tuple[str, float]], native: bool | None = None) -> list[StageOutput]:
-    """Run ``stages`` (name, value) in the given order on each row of ``logits`` ``[batch, vocab]``.
+@dataclass(frozen=True)
+class Penalties:
+    """The penalties sampler's settings (float32, as llama.cpp takes them) and the tokens it counts."""
+
+    repeat: float
+    frequency: float
+    presence: float
+    window: np.ndarray
+
+    @classmethod
+    def up_to(cls, stages: list[tuple[str, float]], name: str, window: np.ndarray) -> Penalties:
+        """The penalties of ``stages`` up to and including ``name``, the later ones still off."""
+        names = [stage for stage, _ in stages]
+        values = dict(stages[: names.index(name) + 1])
+        return cls(FLOAT(values.get("repetition_penalty", 1.0)), FLOAT(values.get("frequency_penalty", 0.0)),
+                   FLOAT(values.get("presence_penalty", 0.0)), window)
+
+
+def window(tokens: np.ndarray, last_n: int) -> np.ndarray:
+    """The tokens llama.cpp's penalties count: the last ``last_n`` (-1: all of them, as llama.cpp
+    makes -1 the context size; 0: none)."""
+    if last_n < 0:
+        return tokens
+    return tokens[len(tokens) - last_n:] if last_n else tokens[:0]
+
+
+def run(logits: torch.Tensor, stages: list[tuple[str, float]], native: bool | None = None,
+        context: Context = EMPTY_CONTEXT, penalty_last_n: int = DEFAULT_PENALTY_LAST_N) -> list[StageOutput]:
+    """Run ``stages`` (name, value) in the given order on each row of ``logits`` ``[batch, vocab]``,
+    the penalties counting the last ``penalty_last_n`` tokens of each row's ``context``.
 
     ``native``: None uses llama.cpp itself when installed; True requires it; False uses the port.
     """
@@ -70,7 +107,8 @@ def run(logits: torch.Tensor, stages: list[tuple[str, float]], native: bool | No
         raise RuntimeError(f"llama.cpp's own samplers need {NATIVE_REQUIREMENT}: pip install -r requirements-llama.txt")
     chain = _native_row if (native is not False and module is not None) else _ported_row
     rows = logits.detach().to("cpu", torch.float32).numpy()
-    per_row = [chain(row, stages) for row in rows]
+    tokens = context.rows(len(rows)).numpy().astype(np.int32)
+    per_row = [chain(row, stages, window(row_tokens, penalty_last_n)) for row, row_tokens in zip(rows, tokens)]
     notes = float32_notes(dict(stages))
     return [
         StageOutput(
@@ -104,7 +142,7 @@ NATIVE_SAMPLERS: dict[str, Callable] = {
 }
 
 
-def _native_row(row: np.ndarray, stages: list[tuple[str, float]]) -> list[np.ndarray]:
+def _native_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.ndarray) -> list[np.ndarray]:
     llama = native_module()
     data = np.empty(len(row), dtype=TOKEN_DATA)
     data["id"] = np.arange(len(row), dtype=np.int32)
@@ -115,17 +153,40 @@ def _native_row(row: np.ndarray, stages: list[tuple[str, float]]) -> list[np.nda
     )
     outputs = []
     for name, value in stages:
-        sampler = NATIVE_SAMPLERS[name](llama, value)
+        if name in PENALTIES:
+            # Each penalty stage runs the penalties sampler afresh on the array the first one got.
+            if name == next(stage for stage, _ in stages if stage in PENALTIES):
+                before = (_current(llama, candidates).copy(), bool(candidates.sorted))
+            penalised = before[0].copy()  # the candidates point into it: it lives as long as they do
+            candidates = llama.llama_token_data_array(
+                data=penalised.ctypes.data_as(llama.llama_token_data_p), size=len(penalised), selected=-1,
+                sorted=before[1])
+            sampler = _native_penalties(llama, len(row), Penalties.up_to(stages, name, tokens))
+        else:
+            sampler = NATIVE_SAMPLERS[name](llama, value)
         try:
             llama.llama_sampler_apply(sampler, ctypes.byref(candidates))
         finally:
             llama.llama_sampler_free(sampler)
-        # A sampler may point the array elsewhere: read it from where it points now.
-        address = ctypes.cast(candidates.data, ctypes.c_void_p).value
-        size = int(candidates.size)
-        current = np.frombuffer((ctypes.c_char * (size * TOKEN_DATA.itemsize)).from_address(address), dtype=TOKEN_DATA)
+        current = _current(llama, candidates)
         outputs.append(_full_row(len(row), current["id"], current["logit"]))
     return outputs
+
+
+def _current(llama, candidates) -> np.ndarray:
+    """The candidates array where it points now (a sampler may point it elsewhere)."""
+    address = ctypes.cast(candidates.data, ctypes.c_void_p).value
+    size = int(candidates.size)
+    return np.frombuffer((ctypes.c_char * (size * TOKEN_DATA.itemsize)).from_address(address), dtype=TOKEN_DATA)
+
+
+def _native_penalties(llama, vocab: int, penalties: Penalties):
+    """llama.cpp's penalties sampler, given ``penalties.window`` as ``llama_sampler_accept`` would."""
+    sampler = llama.llama_sampler_init_penalties(vocab, len(penalties.window), penalties.repeat,
+                                                 penalties.frequency, penalties.presence)
+    for token in penalties.window.tolist():
+        llama.llama_sampler_accept(sampler, token)
+    return sampler
 
 
 # --- the port --------------------------------------------------------------------------------
@@ -241,6 +302,21 @@ def _temperature(candidates: Candidates, temperature: float) -> None:
     candidates.logits = candidates.logits / temperature
 
 
+def _penalties(candidates: Candidates, penalties: Penalties) -> None:
+    """``llama_sampler_penalties_apply``: float32 arithmetic on the candidates seen in the window."""
+    if not len(penalties.window) or (penalties.repeat == 1 and penalties.frequency == 0 and penalties.presence == 0):
+        return
+    seen, counts = np.unique(penalties.window, return_counts=True)
+    hit = np.isin(candidates.ids, seen)
+    count = counts[np.searchsorted(seen, candidates.ids[hit])].astype(FLOAT)
+    logits = candidates.logits[hit]
+    logits = np.where(logits <= 0, logits * penalties.repeat, logits / penalties.repeat).astype(FLOAT)
+    logits -= count * penalties.frequency + FLOAT(1) * penalties.presence
+    candidates.logits = candidates.logits.copy()
+    candidates.logits[hit] = logits
+    candidates.sorted = False
+
+
 PORTED: dict[str, Callable[[Candidates, float], None]] = {
     "top_k": lambda candidates, value: _top_k(candidates, int(value)),
     "typical_p": _typical,
@@ -250,10 +326,16 @@ PORTED: dict[str, Callable[[Candidates, float], None]] = {
 }
 
 
-def _ported_row(row: np.ndarray, stages: list[tuple[str, float]]) -> list[np.ndarray]:
+def _ported_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.ndarray) -> list[np.ndarray]:
     candidates = Candidates(np.arange(len(row)), row.astype(FLOAT))
     outputs = []
     for name, value in stages:
-        PORTED[name](candidates, value)
+        if name in PENALTIES:
+            if name == next(stage for stage, _ in stages if stage in PENALTIES):
+                before = Candidates(candidates.ids, candidates.logits, candidates.sorted)
+            candidates = Candidates(before.ids, before.logits, before.sorted)
+            _penalties(candidates, Penalties.up_to(stages, name, tokens))
+        else:
+            PORTED[name](candidates, value)
         outputs.append(_full_row(len(row), candidates.ids, candidates.logits))
     return outputs

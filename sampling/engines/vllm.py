@@ -9,8 +9,15 @@ from the file named beside it, and checked by hand-worked tests:
   is off; greedy resets top_p, top_k and min_p.
 - ``v1/worker/gpu_input_batch.py``: top_p and min_p are stored as float32 (0.99999999 becomes 1);
   top_p runs when the request's own value is below 1; top_k runs when 0 < k < vocabulary.
-- ``v1/sample/sampler.py``: float32 logits, temperature by float32 division, then min_p, then
-  top_k and top_p; greedy is the argmax of the logits before temperature.
+- ``v1/sample/sampler.py``: float32 logits; the penalties first (``apply_logits_processors``),
+  then temperature by float32 division, min_p, top_k and top_p; greedy is the argmax of the
+  penalised logits before temperature.
+- ``model_executor/layers/utils.py`` (``apply_penalties``) and ``_custom_ops.py``
+  (``apply_repetition_penalties_torch``): the repetition penalty scales the logit of every token
+  in the prompt or the output by ``1 / penalty`` where the logit is positive and by ``penalty``
+  elsewhere; then ``logits -= frequency * count`` and ``logits -= presence * (count > 0)``, with
+  counts of the **output** tokens only: the prompt's tokens never get frequency or presence
+  penalties.
 - ``v1/sample/logits_processor/builtin.py`` (``MinPLogitsProcessor``): removes
   ``p < p_max * min_p`` in float32.
 - ``v1/sample/ops/topk_topp_sampler.py`` (``apply_top_k_top_p_pytorch``, ``apply_top_k_only``):
@@ -27,11 +34,11 @@ from collections.abc import Callable
 
 import torch
 
-from sampling.engines.base import REMOVED, Step, Transform, greedy
+from sampling.engines.base import REMOVED, Context, Step, Transform, greedy
 
 VERSION = "0.33.0"
 IMPLEMENTATION = f"vLLM {VERSION}: its PyTorch (CPU) path, transcribed"
-ORDER = ("temperature", "min_p", "top_k", "top_p")
+ORDER = ("repetition_penalty", "frequency_penalty", "presence_penalty", "temperature", "min_p", "top_k", "top_p")
 MIN_TEMPERATURE = 0.01
 """``_MAX_TEMP`` in vLLM's ``sampling_params.py``: any 0 < T below it is raised to it."""
 MAX_TEMPERATURE = 2.0
@@ -79,6 +86,45 @@ def _top_p(value: float) -> Transform:
     return transform
 
 
+def _bins(tokens: torch.Tensor, vocab: int) -> torch.Tensor:
+    """``get_token_bin_counts_and_mask``: per row, how often each token id occurs."""
+    counts = torch.zeros((len(tokens), vocab + 1), dtype=torch.long, device=tokens.device)
+    counts.scatter_add_(1, tokens.clamp(max=vocab), torch.ones_like(tokens))
+    return counts[:, :vocab]
+
+
+def _repetition_penalty(value: float, context: Context) -> Transform:
+    def transform(logits: torch.Tensor) -> torch.Tensor:
+        tokens = context.rows(len(logits)).to(logits.device)
+        seen = _bins(tokens, logits.shape[-1]) > 0
+        penalties = torch.where(seen, _float32(value, logits), 1.0)
+        return logits * torch.where(logits > 0, 1.0 / penalties, penalties)
+
+    return transform
+
+
+def _frequency_penalty(value: float, context: Context) -> Transform:
+    def transform(logits: torch.Tensor) -> torch.Tensor:
+        counts = _bins(context.generated_rows(len(logits)).to(logits.device), logits.shape[-1])
+        return logits - _float32(value, logits) * counts
+
+    return transform
+
+
+def _presence_penalty(value: float, context: Context) -> Transform:
+    def transform(logits: torch.Tensor) -> torch.Tensor:
+        present = _bins(context.generated_rows(len(logits)).to(logits.device), logits.shape[-1]) > 0
+        return logits - _float32(value, logits) * present
+
+    return transform
+
+
+PENALTY_STAGES: dict[str, Callable[[float, Context], Transform]] = {
+    "repetition_penalty": _repetition_penalty,
+    "frequency_penalty": _frequency_penalty,
+    "presence_penalty": _presence_penalty,
+}
+
 STAGES: dict[str, Callable[[float], Transform]] = {
     "temperature": _temperature,
     "min_p": _min_p,
@@ -87,19 +133,21 @@ STAGES: dict[str, Callable[[float], Transform]] = {
 }
 
 
-def steps(active: dict[str, float], temperature: float) -> list[Step]:
+def steps(active: dict[str, float], temperature: float, context: Context) -> list[Step]:
     """vLLM's stages for the settings ``active`` switches on. Greedy (T = 0) ignores the filters,
-    as vLLM resets them; a tiny temperature runs as 0.01."""
+    as vLLM resets them, but not the penalties; a tiny temperature runs as 0.01."""
+    penalties = [Step(name, active[name], PENALTY_STAGES[name](active[name], context))
+                 for name in PENALTY_STAGES if name in active]
     if temperature == 0:
-        return [Step("greedy", 0.0, greedy)]
+        return [*penalties, Step("greedy", 0.0, greedy)]
     values, notes = dict(active), {}
     if "top_p" in values and float(torch.tensor(values["top_p"], dtype=torch.float32)) == 1:
         notes["top_p"] = f"vLLM stores top_p as float32: {values['top_p']!r} becomes 1"
     if "temperature" in values and values["temperature"] < MIN_TEMPERATURE:
         notes["temperature"] = f"vLLM raises temperature {values['temperature']:g} to {MIN_TEMPERATURE:g}"
         values["temperature"] = MIN_TEMPERATURE
-    return [
+    return [*penalties, *(
         Step(name, values[name], STAGES[name](values[name]), notes.get(name, ""))
         for name in ORDER
-        if name in values
-    ]
+        if name in values and name in STAGES
+    )]
