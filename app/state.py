@@ -8,12 +8,24 @@ page, a dict in tests).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from app.settings import Settings
-from sampling.config import OFF, ORDERS, SETTINGS_OF_A_STAGE, SUPPORTED, SamplingConfig
+from sampling.config import (
+    DEFAULT_SAMPLERS,
+    LOGIT_BIAS_LIMIT,
+    MAX_LOGIT_BIAS_TOKENS,
+    OFF,
+    ORDERS,
+    SAMPLERS,
+    SETTINGS_OF_A_STAGE,
+    SUPPORTED,
+    SamplingConfig,
+)
+from sampling.engines.llama_cpp import SAMPLER_OF, stage_order
 
 PANELS = ("a", "b")
 MAX_MODEL_NAME = 200
@@ -85,7 +97,15 @@ SAMPLING_CONTROLS = (
     Control("frequency_penalty", 0.0, -2.0, 2.0, 0.05),
     Control("presence_penalty", 0.0, -2.0, 2.0, 0.05),
     Control("penalty_last_n", 64, -1, 1024, 1, integer=True),
+    Control("logit_bias", "", max_length=600),
+    Control("top_n_sigma", -1.0, -1.0, 5.0, 0.05),
+    Control("xtc_probability", 0.0, 0.0, 1.0, 0.01),
+    Control("xtc_threshold", 0.1, 0.0, 1.0, 0.01),
+    Control("dynatemp_range", 0.0, 0.0, 2.0, 0.05),
+    Control("dynatemp_exponent", 1.0, 0.0, 3.0, 0.05),
+    Control("samplers", ",".join(DEFAULT_SAMPLERS), max_length=200),
 )
+"""The logit bias is "token id:bias" pairs, the custom order's samplers comma-separated names."""
 PAGE_CHOICES = (
     Control("view", "compare", choices=("compare", "study")),
     Control("lang", "en", choices=LANGUAGES),
@@ -151,26 +171,81 @@ def to_url(state: Mapping[str, Any], settings: Settings) -> dict[str, str]:
 
 
 def panel_config(state: Mapping[str, Any], panel: str) -> SamplingConfig:
-    """The SamplingConfig of one panel. Settings the chosen engine lacks are switched off."""
+    """The SamplingConfig of one panel; never refuses (see `panel_adjustments` for what it changed)."""
+    return _panel(state, panel)[0]
+
+
+def panel_adjustments(state: Mapping[str, Any], panel: str) -> list[Notice]:
+    """What `panel_config` had to change so that the panel's controls make a valid config: logit
+    bias entries it could not use, stages a custom order leaves out, dynamic temperature in greedy
+    decoding. (Settings the chosen engine lacks are simply off: their controls are greyed out.)"""
+    return _panel(state, panel)[1]
+
+
+def _panel(state: Mapping[str, Any], panel: str) -> tuple[SamplingConfig, list[Notice]]:
     order = state[panel_key(panel, "order")]
     values = {
         control.name: state[panel_key(panel, control.name)]
         for control in SAMPLING_CONTROLS
         if control.name != "order"
     }
+    adjustments = []
+    values["logit_bias"], unusable = parse_logit_bias(values["logit_bias"], state.get("vocab"))
+    if unusable:
+        adjustments.append(Notice("logit_bias_unusable", {"entries": ", ".join(unusable)}))
+    values["samplers"] = tuple(dict.fromkeys(name.strip() for name in str(values["samplers"]).split(",")
+                                             if name.strip() in SAMPLERS))
     for name in OFF:
         if name not in SUPPORTED[order]:
             values[name] = OFF[name]
-    for name, (owner, default) in SETTINGS_OF_A_STAGE.items():
-        if owner != order:
+    for name, (owners, default) in SETTINGS_OF_A_STAGE.items():
+        if order not in owners:
             values[name] = default
-    return SamplingConfig(order=order, **values)
+    if values["dynatemp_range"] > 0 and values["temperature"] == 0:
+        values["dynatemp_range"] = 0.0
+        adjustments.append(Notice("dynatemp_greedy", {}))
+    samplers = values.pop("samplers")
+    if order == "custom":
+        # The same stages as llama.cpp's, so that config can say which are on before the order is checked.
+        left_out = [name for name in SamplingConfig(order="llama.cpp", **values).active()
+                    if name not in stage_order(samplers)]
+        for name in left_out:
+            values.update({"temperature": 1.0, "dynatemp_range": 0.0} if name == "temperature" else {name: OFF[name]})
+        if left_out:
+            adjustments.append(Notice("left_out", {"names": ", ".join(dict.fromkeys(
+                SAMPLER_OF.get(name, name) for name in left_out))}))
+        values["samplers"] = samplers
+    config = SamplingConfig(order=order, **values)
+    return config, adjustments
+
+
+LOGIT_BIAS_ENTRY = re.compile(r"^\s*(\d{1,9})\s*:\s*([-+]?(?:\d+\.?\d*|\.\d+))\s*$")
+
+
+def parse_logit_bias(text: str, vocab: int | None = None) -> tuple[tuple[tuple[int, float], ...], list[str]]:
+    """ "id:bias" pairs, comma-separated, as the biases they give, and the entries that cannot be
+    used: not of that form, a token id outside ``vocab``, a bias beyond ±100, a repeated id, or
+    beyond the first 64.
+
+    >>> parse_logit_bias("13:-5, 262:+2.5, hello, 99999:1", vocab=50257)
+    (((13, -5.0), (262, 2.5)), ['hello', '99999:1'])
+    """
+    biases, unusable = {}, []
+    for entry in (part for part in str(text).split(",") if part.strip()):
+        match = LOGIT_BIAS_ENTRY.match(entry)
+        token, bias = (int(match[1]), float(match[2])) if match else (None, None)
+        if (match is None or (vocab is not None and token >= vocab) or abs(bias) > LOGIT_BIAS_LIMIT
+                or token in biases or len(biases) >= MAX_LOGIT_BIAS_TOKENS):
+            unusable.append(entry.strip()[:40])
+            continue
+        biases[token] = bias
+    return tuple(biases.items()), unusable
 
 
 def unsupported(order: str) -> set[str]:
     """Sampling controls that the ``order``'s engine does not have (shown disabled)."""
     return ({name for name in OFF if name not in SUPPORTED[order]}
-            | {name for name, (owner, _) in SETTINGS_OF_A_STAGE.items() if owner != order})
+            | {name for name, (owners, _) in SETTINGS_OF_A_STAGE.items() if order not in owners})
 
 
 OFF_SETTINGS = {control.name: control.default for control in SAMPLING_CONTROLS if control.name != "order"}
@@ -204,7 +279,11 @@ def set_config(state: MutableMapping[str, Any], panel: str, config: SamplingConf
     clamped = []
     for control in SAMPLING_CONTROLS:
         value = getattr(config, control.name)
-        if control.low is not None:
+        if control.name == "logit_bias":
+            value = ", ".join(f"{token}:{bias:g}" for token, bias in value)
+        elif control.name == "samplers":
+            value = ",".join(value)
+        elif control.low is not None:
             within = min(max(value, control.low), control.high)
             if within != value:
                 clamped.append(control.name)

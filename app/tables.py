@@ -92,6 +92,8 @@ def thresholds(trace: Trace) -> list[tuple[str, float]]:
             found.append((stage.name, float(details["entropy_nats"])))
         elif "penalised" in details:
             found.append((stage.name, float(details["penalised"])))
+        elif "removed" in details:
+            found.append((stage.name, float(details["removed"])))
         elif "threshold_prob" in details:
             found.append((stage.name, float(details["threshold_prob"])))
     return found

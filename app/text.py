@@ -122,10 +122,13 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "每个引擎按自己的顺序执行各个阶段，所以同样的数值可能保留不同的词元。",
     },
     "order_help": {
-        "en": "transformers: temperature → top_k → top_p → min_p → typical → ε → η. "
-        "vLLM: temperature → min_p → top_k → top_p. llama.cpp: top_k → typical → top_p → min_p → temperature.",
-        "zh": "transformers：温度 → top_k → top_p → min_p → typical → ε → η。"
-        "vLLM：温度 → min_p → top_k → top_p。llama.cpp：top_k → typical → top_p → min_p → 温度。",
+        "en": "Every engine applies the logit bias and the penalties first. transformers: temperature → top_k → "
+        "top_p → min_p → typical → ε → η. vLLM: temperature → min_p → top_k → top_p. llama.cpp: top-n-sigma → "
+        "top_k → typical → top_p → min_p → XTC → temperature. custom: llama.cpp's samplers in the order you "
+        "choose (its --samplers option).",
+        "zh": "每个引擎都先应用 logit 偏置和惩罚。transformers：温度 → top_k → top_p → min_p → typical → ε → η。"
+        "vLLM：温度 → min_p → top_k → top_p。llama.cpp：top-n-sigma → top_k → typical → top_p → min_p → XTC → 温度。"
+        "custom：按你选择的顺序运行 llama.cpp 的采样器（即它的 --samplers 选项）。",
     },
     "temperature": {"en": "Temperature (0 = greedy)", "zh": "温度（0 = 贪心）"},
     "temperature_help": {
@@ -204,6 +207,59 @@ TEXT: dict[str, dict[str, str]] = {
     "threshold_presence_penalty": {"en": "presence penalty: {value:,.0f} tokens penalised",
                                    "zh": "存在惩罚：{value:,.0f} 个词元受到惩罚"},
     "unsupported": {"en": "not part of the {order} sampler", "zh": "{order} 的采样器没有这一项"},
+    "logit_bias": {"en": "logit bias: token id:bias, …", "zh": "logit 偏置：词元 id:偏置, …"},
+    "logit_bias_help": {
+        "en": "Adds a bias to the logits of the tokens named, before anything else, in every engine: for example "
+        "13:-100, 262:5. A token's id is in the worked arithmetic and the tooltips. At most 64 tokens, each "
+        "bias in [-100, 100] (vLLM clamps to that range).",
+        "zh": "在所有引擎中最先给指定词元的 logit 加上偏置，例如 13:-100, 262:5。词元 id 见逐步计算表和提示框。"
+        "最多 64 个词元，每个偏置在 [-100, 100] 之内（vLLM 会截断到这个范围）。",
+    },
+    "logit_bias_unusable": {"en": "Logit bias entries not used (not id:bias, an id outside the vocabulary, a bias "
+                                  "beyond ±100, repeated, or past 64): {entries}",
+                            "zh": "未使用的 logit 偏置条目（格式不是 id:偏置、id 超出词表、偏置超过 ±100、重复或超过 64 个）："
+                                  "{entries}"},
+    "llama_samplers": {"en": "llama.cpp's samplers: top-n-sigma, XTC, dynamic temperature, order",
+                       "zh": "llama.cpp 的采样器：top-n-sigma、XTC、动态温度、顺序"},
+    "top_n_sigma": {"en": "top_n_sigma (≤ 0 = off)", "zh": "top_n_sigma（≤ 0 = 关闭）"},
+    "top_n_sigma_help": {
+        "en": "Keeps the tokens whose logit is within n standard deviations (over the logits still there) of "
+        "the largest. It works on logits, so temperature does not change what it keeps.",
+        "zh": "只保留 logit 与最大值相差不超过 n 个标准差（按仍在的 logit 计算）的词元。它作用于 logit，所以温度不会改变它保留哪些词元。",
+    },
+    "xtc_probability": {"en": "XTC probability (0 = off)", "zh": "XTC 概率（0 = 关闭）"},
+    "xtc_probability_help": {
+        "en": "XTC (exclude top choices) fires on this share of draws. When it fires it removes every token "
+        "of probability ≥ the threshold except the least likely of them. The charts show a draw where it fires.",
+        "zh": "XTC（排除最优选项）在这一比例的抽样中生效。生效时，去掉所有概率 ≥ 阈值的词元，只留下其中概率最小的一个。"
+        "图表展示它生效时的情况。",
+    },
+    "xtc_threshold": {"en": "XTC threshold (> 0.5 = off)", "zh": "XTC 阈值（> 0.5 = 关闭）"},
+    "xtc_threshold_help": {"en": "The probability from which XTC counts a token as a top choice.",
+                           "zh": "XTC 把概率达到这个值的词元视为最优选项。"},
+    "dynatemp_range": {"en": "dynamic temperature range (0 = off)", "zh": "动态温度范围（0 = 关闭）"},
+    "dynatemp_range_help": {
+        "en": "llama.cpp's dynamic temperature: the temperature moves between T − range and T + range with the "
+        "entropy of the tokens still there (normalised by its maximum, raised to the exponent).",
+        "zh": "llama.cpp 的动态温度：温度随仍在的词元的熵（除以最大熵，再取指数次幂）在 T − 范围 与 T + 范围 之间变化。",
+    },
+    "dynatemp_exponent": {"en": "dynamic temperature exponent", "zh": "动态温度指数"},
+    "dynatemp_exponent_help": {"en": "Above 1, the temperature stays low until the entropy is high.",
+                               "zh": "大于 1 时，熵很高时温度才会升高。"},
+    "dynatemp_greedy": {"en": "Dynamic temperature is off: temperature 0 is greedy decoding.",
+                        "zh": "动态温度已关闭：温度 0 表示贪心解码。"},
+    "samplers": {"en": "custom order: samplers in the order they run", "zh": "自定义顺序：采样器按运行顺序排列"},
+    "samplers_help": {
+        "en": "Pick llama.cpp's samplers in the order they should run (the logit bias always runs first). "
+        "A sampler left out does not run.",
+        "zh": "按运行顺序选择 llama.cpp 的采样器（logit 偏置总是最先运行）。没有选中的采样器不会运行。",
+    },
+    "left_out": {"en": "Not in the custom order, so off: {names}.", "zh": "不在自定义顺序中，因此关闭：{names}。"},
+    "threshold_logit_bias": {"en": "logit bias: {value:,.0f} tokens biased", "zh": "logit 偏置：{value:,.0f} 个词元加了偏置"},
+    "threshold_top_n_sigma": {"en": "top_n_sigma: p below {value:.4g} removed",
+                              "zh": "top_n_sigma：去掉概率低于 {value:.4g} 的词元"},
+    "threshold_xtc_probability": {"en": "XTC: {value:,.0f} likely tokens removed",
+                                  "zh": "XTC：去掉了 {value:,.0f} 个高概率词元"},
     "preset": {"en": "Preset", "zh": "预设"},
     "pair_same": {
         "en": "What you are looking at: A and B are the same setting; change one control of B to see what it does.",

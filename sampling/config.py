@@ -8,10 +8,16 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from sampling import engines
-from sampling.engines import vllm
+from sampling.engines import llama_cpp, vllm
 
-Order = Literal["transformers", "vllm", "llama.cpp"]
-ORDERS: tuple[Order, ...] = ("transformers", "vllm", "llama.cpp")
+Order = Literal["transformers", "vllm", "llama.cpp", "custom"]
+ORDERS: tuple[Order, ...] = ("transformers", "vllm", "llama.cpp", "custom")
+SAMPLERS = llama_cpp.SAMPLERS
+"""The custom order's building blocks: llama.cpp's samplers by the names of its ``--samplers``."""
+DEFAULT_SAMPLERS = llama_cpp.DEFAULT_SAMPLERS
+MAX_LOGIT_BIAS_TOKENS = 64
+LOGIT_BIAS_LIMIT = 100.0
+"""vLLM clamps every bias to [-100, 100]; here a larger one is refused in every order."""
 
 # The parameters each engine's sampler knows; a setting outside its engine is refused, not ignored.
 SUPPORTED: dict[str, frozenset[str]] = {order: frozenset(stages) for order, stages in engines.ORDERS.items()}
@@ -27,15 +33,56 @@ OFF: dict[str, float] = {
     "repetition_penalty": 1.0,
     "frequency_penalty": 0.0,
     "presence_penalty": 0.0,
+    "top_n_sigma": -1.0,
+    "xtc_probability": 0.0,
+    "logit_bias": (),
 }
-SETTINGS_OF_A_STAGE = {"penalty_last_n": ("llama.cpp", 64)}
-"""Settings that change how a stage runs, not whether: the order that has each, and its default."""
+LLAMA_ORDERS = ("llama.cpp", "custom")
+SETTINGS_OF_A_STAGE: dict[str, tuple[tuple[str, ...], Any]] = {
+    "penalty_last_n": (LLAMA_ORDERS, llama_cpp.DEFAULT_PENALTY_LAST_N),
+    "xtc_threshold": (LLAMA_ORDERS, 0.1),
+    "dynatemp_range": (LLAMA_ORDERS, 0.0),
+    "dynatemp_exponent": (LLAMA_ORDERS, 1.0),
+    "samplers": (("custom",), DEFAULT_SAMPLERS),
+}
+"""Settings that change how a stage runs, not whether: the orders that have each, and its default."""
 
 
-def _is_off(name: str, value: float) -> bool:
-    if name == "top_k":
+def _is_off(name: str, value: Any) -> bool:
+    if name in ("top_k", "top_n_sigma"):
         return value <= 0  # 0 and -1 both mean off
     return value == OFF.get(name, 1.0)
+
+
+def _logit_bias(value: Any) -> tuple[tuple[int, float], ...]:
+    """``{token_id: bias}`` or ``((token_id, bias), ...)`` as sorted pairs, checked."""
+    pairs = list(value.items()) if isinstance(value, Mapping) else list(value)
+    if len(pairs) > MAX_LOGIT_BIAS_TOKENS:
+        raise ValueError(f"logit_bias may bias at most {MAX_LOGIT_BIAS_TOKENS} tokens, got {len(pairs)}")
+    checked = {}
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"logit_bias entries must be (token_id, bias) pairs, got {pair!r}")
+        token = _number("a logit_bias token id", pair[0], integer=True)
+        bias = _number(f"the logit_bias of token {token}", pair[1])
+        _check_range("a logit_bias token id", token, 0, math.inf, "[)")
+        _check_range(f"the logit_bias of token {int(token)}", bias, -LOGIT_BIAS_LIMIT, LOGIT_BIAS_LIMIT, "[]")
+        if int(token) in checked:
+            raise ValueError(f"logit_bias names token {int(token)} twice")
+        checked[int(token)] = float(bias)
+    return tuple(sorted(checked.items()))
+
+
+def _samplers(value: Any) -> tuple[str, ...]:
+    names = (value.split(",") if isinstance(value, str) else list(value))
+    names = [name.strip() for name in names if name.strip()]
+    unknown = [name for name in names if name not in SAMPLERS]
+    if unknown:
+        raise ValueError(f"samplers must be names among {', '.join(SAMPLERS)}, got {', '.join(map(repr, unknown))}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"samplers names each sampler once; repeated: {', '.join(repeated)}")
+    return tuple(names)
 
 
 def _number(name: str, value: Any, *, integer: bool = False) -> float:
@@ -72,9 +119,15 @@ class SamplingConfig:
     - ``"vllm"``: temperature → min_p → top_k → top_p (V1 sampler, its PyTorch path). As vLLM
       does, 0 < temperature < 0.01 runs as 0.01 and a temperature above 2 is refused; top_k -1
       means off. It has no typical, epsilon or eta sampling.
-    - ``"llama.cpp"``: top_k → typical → top_p → min_p → temperature (default chain). The filters
-      see the T = 1 distribution and temperature only reshapes the survivors; top_k keeps exactly k
-      tokens even when several tie; top_k -1 means off. It has no epsilon or eta sampling.
+    - ``"llama.cpp"``: logit bias → penalties → top-n-sigma → top_k → typical → top_p → min_p →
+      XTC → temperature (its default chain). The filters see the T = 1 distribution and temperature
+      only reshapes the survivors; top_k keeps exactly k tokens even when several tie; top_k -1 means
+      off. It has no epsilon or eta sampling. ``top_n_sigma`` keeps the logits within n standard
+      deviations of the largest; XTC (``xtc_probability``, ``xtc_threshold``) removes, when it fires,
+      every token of probability ≥ threshold but the least likely of them; ``dynatemp_range`` and
+      ``dynatemp_exponent`` make temperature depend on the entropy (llama.cpp's ``temp_ext``).
+    - ``"custom"``: llama.cpp's samplers in the order ``samplers`` lists them (its ``--samplers``
+      option; names among `SAMPLERS`), after the logit bias, which llama.cpp always applies first.
 
     The penalties act on the context, the tokens already there (`apply`'s ``context``), and run
     first in every order: ``repetition_penalty`` (all three engines) divides a positive logit and
@@ -82,6 +135,7 @@ class SamplingConfig:
     (vLLM and llama.cpp) subtract ``count · frequency + presence``. Which tokens count differs:
     transformers every input token; vLLM the prompt and output for the repetition penalty but the
     output only for the other two; llama.cpp the last ``penalty_last_n`` tokens (-1: all).
+    ``logit_bias`` (every engine, first of all) adds a bias to the logits of the tokens it names.
 
     >>> SamplingConfig(temperature=0.7, top_p=0.9).active()
     {'temperature': 0.7, 'top_p': 0.9}
@@ -102,6 +156,13 @@ class SamplingConfig:
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
     penalty_last_n: int = 64
+    top_n_sigma: float = -1.0
+    xtc_probability: float = 0.0
+    xtc_threshold: float = 0.1
+    dynatemp_range: float = 0.0
+    dynatemp_exponent: float = 1.0
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    samplers: tuple[str, ...] = DEFAULT_SAMPLERS
     order: Order = "transformers"
 
     def __post_init__(self) -> None:
@@ -120,8 +181,19 @@ class SamplingConfig:
         _check_range("presence_penalty", _number("presence_penalty", self.presence_penalty), -2.0, 2.0, "[]")
         _check_range("penalty_last_n", _number("penalty_last_n", self.penalty_last_n, integer=True), -1, math.inf,
                      "[)")
+        _check_range("top_n_sigma", _number("top_n_sigma", self.top_n_sigma), -1.0, math.inf, "[)")
+        _check_range("xtc_probability", _number("xtc_probability", self.xtc_probability), 0.0, 1.0, "[]")
+        _check_range("xtc_threshold", _number("xtc_threshold", self.xtc_threshold), 0.0, 1.0, "[]")
+        _check_range("dynatemp_range", _number("dynatemp_range", self.dynatemp_range), 0.0, math.inf, "[)")
+        _check_range("dynatemp_exponent", _number("dynatemp_exponent", self.dynatemp_exponent), 0.0, math.inf,
+                     "[)")
         object.__setattr__(self, "top_k", int(self.top_k))
         object.__setattr__(self, "penalty_last_n", int(self.penalty_last_n))
+        object.__setattr__(self, "logit_bias", _logit_bias(self.logit_bias))
+        object.__setattr__(self, "samplers", _samplers(self.samplers))
+        if self.dynatemp_range > 0 and self.temperature == 0:
+            raise ValueError("dynatemp_range needs a temperature above 0 (temperature 0 is greedy decoding); "
+                             f"got dynatemp_range {self.dynatemp_range!r} with temperature 0")
         if self.order == "transformers" and self.top_k < 0:
             raise ValueError("top_k must be 0 (off) or a positive integer for the transformers order, got -1")
         if self.order == "vllm" and self.temperature > vllm.MAX_TEMPERATURE:
@@ -130,15 +202,23 @@ class SamplingConfig:
                 f"refuses a higher one), got {self.temperature!r}"
             )
         for name in OFF:
-            if getattr(self, name) != OFF[name] and name not in SUPPORTED[self.order]:
+            if not _is_off(name, getattr(self, name)) and name not in SUPPORTED[self.order]:
                 raise ValueError(
                     f"{name} is not part of the {self.order} sampler: set it to {OFF[name]} (off) "
                     f"or choose an order that has it ({', '.join(o for o in ORDERS if name in SUPPORTED[o])})"
                 )
-        for name, (order, default) in SETTINGS_OF_A_STAGE.items():
-            if getattr(self, name) != default and self.order != order:
-                raise ValueError(f"{name} is a setting of the {order} order only; the {self.order} order has no "
-                                 f"such setting: leave it at {default}")
+        for name, (orders, default) in SETTINGS_OF_A_STAGE.items():
+            if getattr(self, name) != default and self.order not in orders:
+                raise ValueError(f"{name} is a setting of the {' and '.join(orders)} order{'s' * (len(orders) > 1)} "
+                                 f"only; the {self.order} order has no such setting: leave it at {default}")
+        if self.order == "custom":
+            left_out = [name for name in self.active() if name not in llama_cpp.stage_order(self.samplers)]
+            if left_out:
+                raise ValueError(f"{', '.join(left_out)} {'is' if len(left_out) == 1 else 'are'} set but the custom "
+                                 f"order's samplers ({', '.join(self.samplers) or 'none'}) leave "
+                                 f"{'it' if len(left_out) == 1 else 'them'} out: add "
+                                 f"{', '.join(llama_cpp.SAMPLER_OF[name] for name in left_out)} or switch "
+                                 f"{'it' if len(left_out) == 1 else 'them'} off")
 
     @property
     def greedy(self) -> bool:
@@ -147,13 +227,23 @@ class SamplingConfig:
         return self.temperature == 0
 
     def active(self) -> dict[str, float]:
-        """The settings that change anything, in field order (temperature 1 is a no-op)."""
-        return {
+        """The stages that change anything, in field order, and their values (temperature 1 is a
+        no-op unless dynamic temperature is on; the logit bias counts its tokens)."""
+        active = {
             field.name: getattr(self, field.name)
             for field in fields(self)
             if field.name != "order" and field.name not in SETTINGS_OF_A_STAGE
             and not _is_off(field.name, getattr(self, field.name))
         }
+        if self.dynatemp_range > 0:
+            active["temperature"] = self.temperature
+        if self.logit_bias:
+            active["logit_bias"] = float(len(self.logit_bias))
+        return active
+
+    def stage_settings(self) -> dict[str, Any]:
+        """What the stages need besides their values: `SETTINGS_OF_A_STAGE` and the biases."""
+        return {**{name: getattr(self, name) for name in SETTINGS_OF_A_STAGE}, "logit_bias": self.logit_bias}
 
     def with_values(self, **changes: Any) -> SamplingConfig:
         """A copy with some fields changed, validated again."""
@@ -165,9 +255,11 @@ class SamplingConfig:
         Only meaningful for the transformers order. ``top_k`` is always passed so that
         transformers' hidden ``top_k=50`` default never applies.
         """
+        bias = {"sequence_bias": {(token,): bias for token, bias in self.logit_bias}} if self.logit_bias else {}
         if self.greedy:
-            return {"do_sample": False, "repetition_penalty": float(self.repetition_penalty)}
+            return {"do_sample": False, "repetition_penalty": float(self.repetition_penalty), **bias}
         return {
+            **bias,
             "do_sample": True,
             "temperature": float(self.temperature),
             "top_k": self.top_k,

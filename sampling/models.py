@@ -23,10 +23,10 @@ from huggingface_hub import try_to_load_from_cache
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, StaticCache
 
 from sampling.config import SamplingConfig, model_defaults
-from sampling.engines import Context
+from sampling.engines import REMOVED, Context
 from sampling.limits import Limits, check_count
 from sampling.metrics import entropy_of_logits
-from sampling.pipeline import apply, sample
+from sampling.pipeline import logits_to_draw_from, sample
 from sampling.tokens import decode_with_padding, token_labels
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -315,18 +315,19 @@ class ModelHandle:
         steps: list[dict[str, torch.Tensor]] = []
         generated = torch.zeros((n, 0), dtype=torch.long)
         for step in range(max_new_tokens):
-            trace = apply(logits, config, context=Context.of(encoded.ids, generated))
-            next_ids = sample(trace.probs, 1, generator).squeeze(1)
+            final_logits = logits_to_draw_from(logits, config, Context.of(encoded.ids, generated), generator)
+            probs = torch.softmax(final_logits, dim=-1)
+            next_ids = sample(probs, 1, generator).squeeze(1)
             generated = torch.cat([generated, next_ids[:, None].cpu()], dim=1)
             chosen_raw = logits.gather(1, next_ids[:, None])
             steps.append({
                 "ids": next_ids,
                 "active": ~finished,
-                "probability": trace.probs.gather(1, next_ids[:, None]).squeeze(1),
+                "probability": probs.gather(1, next_ids[:, None]).squeeze(1),
                 "raw_rank": (logits > chosen_raw).sum(dim=1) + 1,
                 "entropy_before_bits": entropy_of_logits(logits, bits=True),
-                "entropy_after_bits": entropy_of_logits(trace.final_logits, bits=True),
-                "tokens_kept": trace.kept.sum(dim=1),
+                "entropy_after_bits": entropy_of_logits(final_logits, bits=True),
+                "tokens_kept": (final_logits > REMOVED).sum(dim=1),
                 **({"logits": logits} if return_logits else {}),
             })
             if eos is not None:

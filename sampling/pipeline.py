@@ -15,6 +15,9 @@ import torch
 from sampling import engines
 from sampling.config import SamplingConfig
 from sampling.engines import PENALTIES, REMOVED, Context, LlamaCppChoice
+
+CONTEXT_STAGES = ("logit_bias", *PENALTIES)
+"""Processors that run in greedy decoding too, before the argmax."""
 from sampling.limits import Limits, check_count
 
 TIE_RULES: dict[str, str] = {
@@ -98,14 +101,15 @@ class Trace:
 
 
 def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | None = None,
-          llama_cpp: LlamaCppChoice = "auto") -> Trace:
+          llama_cpp: LlamaCppChoice = "auto", xtc_fires: bool = True) -> Trace:
     """Run the stages that ``config`` enables, in its engine's order.
 
     ``logits`` is ``[vocab]`` or ``[batch, vocab]`` in any float dtype; the math runs in float32,
     as in every engine, and the input is never modified. ``context`` (`Context.of(prompt_ids,
     generated_ids)`) holds the tokens before this one; the penalties need it. ``llama_cpp`` picks
     what computes the llama.cpp order: ``"auto"`` (llama.cpp itself when llama-cpp-python is
-    installed, else the port), ``"native"`` or ``"port"``.
+    installed, else the port), ``"native"`` or ``"port"``. llama.cpp's XTC removes tokens only on
+    the draws where its chance fires: ``xtc_fires`` says which case to compute (`generate` draws it).
 
     >>> trace = apply(torch.tensor([2.0, 1.0, 0.0, -1.0]), SamplingConfig(top_k=2))
     >>> [stage.name for stage in trace.stages], trace.kept.tolist()
@@ -128,7 +132,7 @@ def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | No
                              "context=Context.of(prompt_ids)")
         context = Context.of([])
     outputs = engines.run(inputs.reshape(-1, inputs.shape[-1]), config.order, active, config.temperature,
-                          llama_cpp, context, config.penalty_last_n)
+                          llama_cpp, context, {**config.stage_settings(), "xtc_fires": xtc_fires})
     stages, scores = [], inputs
     for output in outputs:
         processed = output.logits.view(inputs.shape)
@@ -137,12 +141,27 @@ def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | No
     return Trace(config, inputs, tuple(stages), engines.implementation(config.order, llama_cpp))
 
 
+def logits_to_draw_from(logits: torch.Tensor, config: SamplingConfig, context: Context,
+                        generator: torch.Generator) -> torch.Tensor:
+    """The final logits of each row of ``logits`` ``[batch, vocab]`` as a draw sees them: as
+    `apply` computes them, except that llama.cpp's XTC, when its probability is below 1, fires on
+    each row with that probability (one uniform number per row from ``generator``; llama.cpp
+    fires when its number is not above the probability)."""
+    final = apply(logits, config, context=context).final_logits
+    if "xtc_probability" in config.active() and config.xtc_probability < 1:
+        chance = torch.rand(len(logits), generator=generator, device=generator.device).to(logits.device)
+        calm = apply(logits, config, context=context, xtc_fires=False).final_logits
+        final = torch.where((chance <= config.xtc_probability)[:, None], final, calm)
+    return final
+
+
 def chain(config: SamplingConfig) -> list[str]:
     """The names of the stages ``config`` runs, in its engine's order."""
     active = config.active()
-    names = [name for name in engines.ORDERS[config.order] if name in active]
-    if config.greedy and config.order != "llama.cpp":
-        return [*(name for name in names if name in PENALTIES), "greedy"]
+    order = engines.llama_cpp.stage_order(config.samplers) if config.order == "custom" else engines.ORDERS[config.order]
+    names = [name for name in order if name in active]
+    if config.greedy and config.order in ("transformers", "vllm"):
+        return [*(name for name in names if name in CONTEXT_STAGES), "greedy"]
     return names
 
 
@@ -265,8 +284,20 @@ def _explain_penalty(stage: Stage) -> dict[str, torch.Tensor | float]:
     return {"penalised": (stage.logits != stage.logits_in).sum(dim=-1)}
 
 
+def _explain_top_n_sigma(stage: Stage) -> dict[str, torch.Tensor | float]:
+    """The probability of the weakest logit kept, for a sense of where the cut fell."""
+    probs = torch.softmax(stage.logits_in, dim=-1)
+    return {"threshold_prob": probs.masked_fill(~stage.kept, torch.inf).amin(dim=-1)}
+
+
+def _explain_xtc(stage: Stage) -> dict[str, torch.Tensor | float]:
+    return {"removed": ((stage.logits_in > REMOVED) & ~stage.kept).sum(dim=-1)}
+
+
 _EXPLAINERS: dict[str, Callable[[Stage], dict[str, torch.Tensor | float]]] = {
-    **dict.fromkeys(PENALTIES, _explain_penalty),
+    **dict.fromkeys(CONTEXT_STAGES, _explain_penalty),
+    "top_n_sigma": _explain_top_n_sigma,
+    "xtc_probability": _explain_xtc,
     "temperature": _explain_temperature,
     "top_k": _explain_top_k,
     "top_p": _explain_top_p,

@@ -23,7 +23,7 @@ from sampling import SamplingConfig, apply
         ({"typical_p": 0}, r"typical_p must be in \(0.0, 1.0\], got 0"),
         ({"epsilon_cutoff": 1.0}, r"epsilon_cutoff must be in \[0.0, 1.0\), got 1.0"),
         ({"eta_cutoff": -0.1}, r"eta_cutoff must be in \[0.0, 1.0\), got -0.1"),
-        ({"order": "sglang"}, r"order must be one of transformers, vllm, llama.cpp, got 'sglang'"),
+        ({"order": "sglang"}, r"order must be one of transformers, vllm, llama.cpp, custom, got 'sglang'"),
     ],
 )
 def test_bad_settings_name_the_field_value_and_range(settings, message):

@@ -86,7 +86,7 @@ def test_each_engine_runs_the_penalties_first_and_lacks_what_it_lacks():
     assert greedy.kept.tolist() == [False, True, False], "the penalty turned the argmax"
     with pytest.raises(ValueError, match="frequency_penalty is not part of the transformers sampler.*vllm, llama.cpp"):
         SamplingConfig(frequency_penalty=0.5)
-    with pytest.raises(ValueError, match="penalty_last_n is a setting of the llama.cpp order only"):
+    with pytest.raises(ValueError, match="penalty_last_n is a setting of the llama.cpp and custom orders only"):
         SamplingConfig(order="vllm", penalty_last_n=16)
     with pytest.raises(ValueError, match=r"presence_penalty must be in \[-2.0, 2.0\]"):
         SamplingConfig(order="vllm", presence_penalty=2.5)

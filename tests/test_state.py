@@ -32,11 +32,55 @@ def test_panel_config_switches_off_what_the_engine_lacks():
     values = state.defaults(SETTINGS)
     values.update({"a_order": "vllm", "a_typical_p": 0.5, "a_eta_cutoff": 0.01, "a_top_p": 0.8})
     assert state.panel_config(values, "a") == SamplingConfig(order="vllm", top_p=0.8, temperature=0.9)
-    assert state.unsupported("vllm") == {"typical_p", "epsilon_cutoff", "eta_cutoff", "penalty_last_n"}
-    assert state.unsupported("transformers") == {"frequency_penalty", "presence_penalty", "penalty_last_n"}
+    llama_only = {"penalty_last_n", "top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range",
+                  "dynatemp_exponent", "samplers"}
+    assert state.unsupported("vllm") == {"typical_p", "epsilon_cutoff", "eta_cutoff", *llama_only}
+    assert state.unsupported("transformers") == {"frequency_penalty", "presence_penalty", *llama_only}
+    assert state.unsupported("llama.cpp") == {"epsilon_cutoff", "eta_cutoff", "samplers"}
+    assert state.unsupported("custom") == {"epsilon_cutoff", "eta_cutoff"}
     values.update({"a_frequency_penalty": 0.5, "a_penalty_last_n": 8})
     assert state.panel_config(values, "a") == SamplingConfig(order="vllm", top_p=0.8, temperature=0.9,
                                                              frequency_penalty=0.5)
+
+
+def test_the_custom_order_and_the_logit_bias_round_trip_through_the_url():
+    values = state.defaults(SETTINGS)
+    values.update({"b_order": "custom", "b_samplers": "temperature,top_p", "b_temperature": 0.5, "b_top_p": 0.6,
+                   "a_logit_bias": "13:-100, 262:2.5"})
+    params = state.to_url(values, SETTINGS)
+    assert params["b_samplers"] == "temperature,top_p" and params["a_logit_bias"] == "13:-100, 262:2.5"
+    restored, notices = state.read_url(params, SETTINGS)
+    assert restored == values and notices == []
+    config = state.panel_config(restored, "b")
+    assert config == SamplingConfig(order="custom", samplers=("temperature", "top_p"), temperature=0.5, top_p=0.6)
+    assert config != state.panel_config({**restored, "b_samplers": "top_p,temperature"}, "b")
+    assert state.panel_config(restored, "a").logit_bias == ((13, -100.0), (262, 2.5))
+
+
+def test_panel_config_never_refuses_and_says_what_it_changed():
+    values = state.defaults(SETTINGS)
+    values.update({"a_order": "custom", "a_samplers": "top_k,nonsense,top_k", "a_top_p": 0.5, "a_top_k": 5,
+                   "a_logit_bias": "1:2, hello, 99999:1, 3:500", "vocab": 4096})
+    config = state.panel_config(values, "a")
+    assert config.samplers == ("top_k",) and config.top_p == 1.0 and config.top_k == 5
+    assert config.logit_bias == ((1, 2.0),)
+    notices = {notice.key: notice.values for notice in state.panel_adjustments(values, "a")}
+    assert notices["logit_bias_unusable"] == {"entries": "hello, 99999:1, 3:500"}
+    assert "top_p" in notices["left_out"]["names"]
+    values.update({"b_order": "llama.cpp", "b_temperature": 0.0, "b_dynatemp_range": 0.5})
+    assert state.panel_config(values, "b").dynatemp_range == 0.0
+    assert [notice.key for notice in state.panel_adjustments(values, "b")] == ["dynatemp_greedy"]
+    # Another engine: the llama.cpp-only settings are simply off.
+    values.update({"b_order": "vllm", "b_temperature": 0.7, "b_top_n_sigma": 1.0})
+    assert state.panel_config(values, "b") == SamplingConfig(order="vllm", temperature=0.7)
+
+
+def test_the_model_preset_writes_every_control_in_its_own_form():
+    values = state.defaults(SETTINGS)
+    config = SamplingConfig(order="custom", samplers=("top_k", "temperature"), top_k=3, logit_bias={7: -1.5})
+    assert state.set_config(values, "a", config) == []
+    assert (values["a_samplers"], values["a_logit_bias"]) == ("top_k,temperature", "7:-1.5")
+    assert state.panel_config(values, "a") == config
 
 
 def test_presets_and_copy():

@@ -142,16 +142,37 @@ def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
     for name in ("temperature", "top_p"):
         control_slider(panel, controls[name], lang)
     folded = {"advanced": ("top_k", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"),
-              "penalties": ("repetition_penalty", "frequency_penalty", "presence_penalty", "penalty_last_n")}
+              "penalties": ("repetition_penalty", "frequency_penalty", "presence_penalty", "penalty_last_n"),
+              "llama_samplers": ("top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range",
+                                 "dynatemp_exponent")}
     for title, names in folded.items():
         with st.expander(t(lang, title)):
             for name in names:
                 control_slider(panel, controls[name], lang, disabled=name in unsupported)
+            if title == "penalties":
+                st.text_input(t(lang, "logit_bias"), key=state.panel_key(panel, "logit_bias"),
+                              help=t(lang, "logit_bias_help"), placeholder="13:-100, 262:5")
+            if title == "llama_samplers":
+                samplers_picker(panel, lang, disabled="samplers" in unsupported)
             missing = [name for name in names if name in unsupported]
             if missing:
                 st.caption(escape_markdown(
                     f"{', '.join(missing)}: {t(lang, 'unsupported', order=st.session_state[order_key])}"))
+    for adjustment in state.panel_adjustments(st.session_state, panel):
+        st.caption(safe_markdown(template(lang, adjustment.key), **adjustment.values))
     return state.panel_config(st.session_state, panel)
+
+
+def samplers_picker(panel: str, lang: str, disabled: bool) -> None:
+    """The custom order: llama.cpp's samplers picked in the order they run. The widget holds a list;
+    the panel's state (and the URL) holds the names comma-separated."""
+    key, widget_key = state.panel_key(panel, "samplers"), state.panel_key(panel, "samplers_picked")
+    chosen = [name for name in st.session_state[key].split(",") if name in state.SAMPLERS]
+    if st.session_state.get(widget_key) != chosen:
+        st.session_state[widget_key] = chosen
+    st.multiselect(t(lang, "samplers"), list(state.SAMPLERS), key=widget_key, help=t(lang, "samplers_help"),
+                   disabled=disabled, on_change=lambda: st.session_state.update(
+                       {key: ",".join(st.session_state[widget_key])}))
 
 
 def metric_grid(figures: list[tuple[str, str, str | None]], per_row: int) -> None:
@@ -370,6 +391,7 @@ def render(settings: Settings, lang: str) -> None:
     except ValueError as error:
         st.error(safe_markdown("{reason}", REASON_CHARACTERS, reason=str(error)))
         st.stop()
+    st.session_state["vocab"] = next_token.logits.shape[-1]  # the logit bias takes ids below it
     with st.expander(t(lang, "prompt_tokens")):
         st.html(prompt_html(next_token.prompt.labels, next_token.prompt.ids))
     if next_token.prompt.truncated:

@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import torch
 
@@ -15,12 +16,13 @@ from sampling.engines import hf, llama_cpp, vllm
 from sampling.engines.base import EMPTY_CONTEXT, PENALTIES, REMOVED, Context, StageOutput, run_steps
 
 LlamaCppChoice = Literal["auto", "native", "port"]
-ORDERS = {"transformers": hf.ORDER, "vllm": vllm.ORDER, "llama.cpp": llama_cpp.ORDER}
+ORDERS = {"transformers": hf.ORDER, "vllm": vllm.ORDER, "llama.cpp": llama_cpp.ORDER, "custom": llama_cpp.ORDER}
+"""Every order's stages; the custom order's are llama.cpp's, in the order its ``samplers`` give."""
 
 
 def implementation(order: str, llama_cpp_choice: LlamaCppChoice = "auto") -> str:
     """What computes ``order``'s stages, in one line."""
-    if order == "llama.cpp":
+    if order in ("llama.cpp", "custom"):
         return llama_cpp.implementation(native=_native(llama_cpp_choice))
     return {"transformers": hf.IMPLEMENTATION, "vllm": vllm.IMPLEMENTATION}[order]
 
@@ -36,20 +38,29 @@ def run(
     temperature: float,
     llama_cpp_choice: LlamaCppChoice = "auto",
     context: Context = EMPTY_CONTEXT,
-    penalty_last_n: int = llama_cpp.DEFAULT_PENALTY_LAST_N,
+    settings: Mapping[str, Any] | None = None,
 ) -> list[StageOutput]:
     """The logits after each stage that ``active`` switches on, in ``order``'s engine order.
 
     ``logits`` is ``[batch, vocab]`` float32; ``temperature`` is the configured one (0 = greedy);
-    ``context`` holds the tokens the penalties count (``penalty_last_n``: llama.cpp's window).
+    ``context`` holds the tokens the penalties count; ``settings`` what else the stages need
+    (`SamplingConfig.stage_settings`: llama.cpp's penalty window, XTC threshold, dynamic
+    temperature, the custom order's ``samplers``, the logit biases).
     """
+    settings = dict(settings or {})
+    biases = tuple(settings.get("logit_bias", ()))
+    if biases and max(token for token, _ in biases) >= logits.shape[-1]:
+        raise ValueError(f"logit_bias names token {max(token for token, _ in biases)}, but the vocabulary has "
+                         f"{logits.shape[-1]:,} tokens (ids 0 to {logits.shape[-1] - 1:,})")
     if order == "transformers":
-        return run_steps(hf.steps(active, temperature, context), logits)
+        return run_steps(hf.steps(active, temperature, context, biases), logits)
     if order == "vllm":
-        return run_steps(vllm.steps(active, temperature, context), logits)
-    stages = [(name, active[name]) for name in llama_cpp.ORDER if name in active]
+        return run_steps(vllm.steps(active, temperature, context, biases), logits)
+    names = llama_cpp.stage_order(tuple(settings.get("samplers", llama_cpp.DEFAULT_SAMPLERS))) \
+        if order == "custom" else llama_cpp.ORDER
+    stages = [(name, active[name]) for name in names if name in active]
     return llama_cpp.run(logits, stages, native=_native(llama_cpp_choice), context=context,
-                         penalty_last_n=penalty_last_n)
+                         settings=llama_cpp.StageSettings.of(settings))
 
 
 __all__ = ["ORDERS", "PENALTIES", "REMOVED", "Context", "LlamaCppChoice", "StageOutput", "implementation", "run"]

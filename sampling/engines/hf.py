@@ -1,5 +1,6 @@
-"""transformers' own logits processors, in the order `generate()` builds them: the repetition
-penalty (a processor, so it runs in greedy decoding too), then the warpers of ``do_sample=True``.
+"""transformers' own logits processors, in the order `generate()` builds them: the logit bias
+(``sequence_bias`` of single tokens) and the repetition penalty (processors, so they run in greedy
+decoding too), then the warpers of ``do_sample=True``.
 
 The stages are the classes of ``transformers.generation.logits_process`` themselves, not copies.
 The repetition penalty divides a positive logit (multiplies a negative one) of every token that
@@ -17,6 +18,7 @@ from transformers.generation.logits_process import (
     LogitsProcessor,
     MinPLogitsWarper,
     RepetitionPenaltyLogitsProcessor,
+    SequenceBiasLogitsProcessor,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
@@ -26,7 +28,7 @@ from transformers.generation.logits_process import (
 from sampling.engines.base import Context, Step, Transform, greedy
 
 IMPLEMENTATION = f"transformers {transformers.__version__}: its own logits warpers"
-ORDER = ("repetition_penalty", "temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff")
+ORDER = ("logit_bias", "repetition_penalty", "temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff")
 
 
 def _warper(processor: LogitsProcessor) -> Transform:
@@ -51,13 +53,23 @@ def _repetition_penalty(value: float, context: Context) -> Transform:
     return lambda scores: processor(context.rows(len(scores)).to(scores.device), scores)
 
 
-def steps(active: dict[str, float], temperature: float, context: Context) -> list[Step]:
+def _logit_bias(biases: tuple[tuple[int, float], ...], context: Context) -> Transform:
+    processor = SequenceBiasLogitsProcessor(sequence_bias={(token,): bias for token, bias in biases})
+    return lambda scores: processor(context.rows(len(scores)).to(scores.device), scores)
+
+
+def steps(active: dict[str, float], temperature: float, context: Context,
+          biases: tuple[tuple[int, float], ...] = ()) -> list[Step]:
     """The processors ``active`` switches on, in transformers' order; when temperature is 0
-    (``do_sample=False``) the repetition penalty, then the most likely token: no warper runs."""
-    penalty = ([Step("repetition_penalty", active["repetition_penalty"],
-                     _repetition_penalty(active["repetition_penalty"], context))]
-               if "repetition_penalty" in active else [])
+    (``do_sample=False``) the logit bias and the repetition penalty, then the most likely token:
+    no warper runs."""
+    processors = []
+    if "logit_bias" in active:
+        processors.append(Step("logit_bias", active["logit_bias"], _logit_bias(biases, context)))
+    if "repetition_penalty" in active:
+        processors.append(Step("repetition_penalty", active["repetition_penalty"],
+                               _repetition_penalty(active["repetition_penalty"], context)))
     if temperature == 0:
-        return [*penalty, Step("greedy", 0.0, greedy)]
-    warpers = [Step(name, active[name], STAGES[name](active[name])) for name in ORDER[1:] if name in active]
-    return [*penalty, *warpers]
+        return [*processors, Step("greedy", 0.0, greedy)]
+    warpers = [Step(name, active[name], STAGES[name](active[name])) for name in ORDER[2:] if name in active]
+    return [*processors, *warpers]

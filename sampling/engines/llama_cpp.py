@@ -1,4 +1,6 @@
-"""llama.cpp's default sampler chain: penalties → top_k → typical → top_p → min_p → temperature.
+"""llama.cpp's sampler chain: the logit bias, then by default penalties → top-n-sigma → top_k →
+typical → top_p → min_p → XTC → temperature (``common_params_sampling.samplers``; its
+``--samplers`` option reorders them, which the custom order does here).
 
 The penalties sampler counts the last ``penalty_last_n`` tokens of everything it was given (the
 prompt's tokens, then each generated one, as ``llama-server`` feeds it) and, for each token among
@@ -35,9 +37,48 @@ import torch
 
 from sampling.engines.base import EMPTY_CONTEXT, PENALTIES, Context, StageOutput
 
-ORDER = (*PENALTIES, "top_k", "typical_p", "top_p", "min_p", "temperature")
+SAMPLERS: dict[str, tuple[str, ...]] = {
+    "penalties": PENALTIES,
+    "top_n_sigma": ("top_n_sigma",),
+    "top_k": ("top_k",),
+    "typ_p": ("typical_p",),
+    "top_p": ("top_p",),
+    "min_p": ("min_p",),
+    "xtc": ("xtc_probability",),
+    "temperature": ("temperature",),
+}
+"""llama.cpp's samplers by their ``--samplers`` names, and the stages each is shown as."""
+SAMPLER_OF = {stage: sampler for sampler, stages in SAMPLERS.items() for stage in stages}
+DEFAULT_SAMPLERS = tuple(SAMPLERS)
+"""``common_params_sampling.samplers`` without DRY, which is not offered here."""
 DEFAULT_PENALTY_LAST_N = 64
 """``common_params_sampling.penalty_last_n``: how many of the last tokens the penalties count."""
+
+
+def stage_order(samplers: tuple[str, ...] = DEFAULT_SAMPLERS) -> tuple[str, ...]:
+    """The stages in the order ``samplers`` runs them: the logit bias first, as
+    ``common_sampler_init`` adds it before the chain."""
+    return ("logit_bias", *(stage for sampler in samplers for stage in SAMPLERS[sampler]))
+
+
+ORDER = stage_order()
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """What stages need besides their values (`SamplingConfig.stage_settings`)."""
+
+    penalty_last_n: int = DEFAULT_PENALTY_LAST_N
+    xtc_threshold: float = 0.1
+    dynatemp_range: float = 0.0
+    dynatemp_exponent: float = 1.0
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    xtc_fires: bool = True
+    """XTC runs only when a draw falls below its probability: True shows it when it does."""
+
+    @classmethod
+    def of(cls, settings: dict) -> StageSettings:
+        return cls(**{name: settings[name] for name in settings if name in cls.__dataclass_fields__})
 NATIVE_REQUIREMENT = "llama-cpp-python==0.3.36"
 FLOAT = np.float32
 
@@ -61,11 +102,24 @@ def implementation(native: bool | None = None) -> str:
     return f"hand-written port of llama.cpp's samplers{missing}"
 
 
-def float32_notes(active: dict[str, float]) -> dict[str, str]:
-    """llama.cpp takes every parameter as a float32: say where that changes the setting."""
+def stage_notes(active: dict[str, float], settings: StageSettings) -> dict[str, str]:
+    """Where llama.cpp runs a stage otherwise than its value suggests: float32 parameters, XTC's
+    chance and its upper limit, dynamic temperature."""
     notes = {}
     if "top_p" in active and FLOAT(active["top_p"]) >= 1:
         notes["top_p"] = f"llama.cpp stores top_p as float32: {active['top_p']!r} is 1, so top_p is off"
+    if "xtc_probability" in active:
+        if FLOAT(settings.xtc_threshold) > 0.5:
+            notes["xtc_probability"] = (f"llama.cpp's XTC does nothing when xtc_threshold is above 0.5 "
+                                        f"(got {settings.xtc_threshold:g})")
+        elif active["xtc_probability"] < 1:
+            notes["xtc_probability"] = (f"XTC fires on {active['xtc_probability']:.0%} of draws: shown "
+                                        + ("when it fires" if settings.xtc_fires else "when it does not"))
+    if "temperature" in active and settings.dynatemp_range > 0:
+        low = max(0.0, active["temperature"] - settings.dynatemp_range)
+        notes["temperature"] = (f"dynamic temperature: between {low:g} and "
+                                f"{active['temperature'] + settings.dynatemp_range:g} by the entropy "
+                                f"(exponent {settings.dynatemp_exponent:g})")
     return notes
 
 
@@ -96,9 +150,9 @@ def window(tokens: np.ndarray, last_n: int) -> np.ndarray:
 
 
 def run(logits: torch.Tensor, stages: list[tuple[str, float]], native: bool | None = None,
-        context: Context = EMPTY_CONTEXT, penalty_last_n: int = DEFAULT_PENALTY_LAST_N) -> list[StageOutput]:
+        context: Context = EMPTY_CONTEXT, settings: StageSettings = StageSettings()) -> list[StageOutput]:
     """Run ``stages`` (name, value) in the given order on each row of ``logits`` ``[batch, vocab]``,
-    the penalties counting the last ``penalty_last_n`` tokens of each row's ``context``.
+    the penalties counting the last ``settings.penalty_last_n`` tokens of each row's ``context``.
 
     ``native``: None uses llama.cpp itself when installed; True requires it; False uses the port.
     """
@@ -108,8 +162,9 @@ def run(logits: torch.Tensor, stages: list[tuple[str, float]], native: bool | No
     chain = _native_row if (native is not False and module is not None) else _ported_row
     rows = logits.detach().to("cpu", torch.float32).numpy()
     tokens = context.rows(len(rows)).numpy().astype(np.int32)
-    per_row = [chain(row, stages, window(row_tokens, penalty_last_n)) for row, row_tokens in zip(rows, tokens)]
-    notes = float32_notes(dict(stages))
+    per_row = [chain(row, stages, window(row_tokens, settings.penalty_last_n), settings)
+               for row, row_tokens in zip(rows, tokens)]
+    notes = stage_notes(dict(stages), settings)
     return [
         StageOutput(
             name,
@@ -133,16 +188,29 @@ def _full_row(vocab: int, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
 NATIVE_SAMPLERS: dict[str, Callable] = {
-    "top_k": lambda llama, value: llama.llama_sampler_init_top_k(int(value)),
-    "typical_p": lambda llama, value: llama.llama_sampler_init_typical(value, 0),
-    "top_p": lambda llama, value: llama.llama_sampler_init_top_p(value, 0),
-    "min_p": lambda llama, value: llama.llama_sampler_init_min_p(value, 0),
+    "logit_bias": lambda llama, value, settings: _native_logit_bias(llama, settings.logit_bias),
+    "top_n_sigma": lambda llama, value, settings: llama.llama_sampler_init_top_n_sigma(value),
+    "top_k": lambda llama, value, settings: llama.llama_sampler_init_top_k(int(value)),
+    "typical_p": lambda llama, value, settings: llama.llama_sampler_init_typical(value, 0),
+    "top_p": lambda llama, value, settings: llama.llama_sampler_init_top_p(value, 0),
+    "min_p": lambda llama, value, settings: llama.llama_sampler_init_min_p(value, 0),
+    # A probability of 1 always fires (its draw is below 1); one that does not fire is no stage.
+    "xtc_probability": lambda llama, value, settings: llama.llama_sampler_init_xtc(
+        1.0 if settings.xtc_fires else 0.0, settings.xtc_threshold, 0, 0),
     # common/sampling.cpp builds the temperature stage with temp_ext; with no range it is plain temp.
-    "temperature": lambda llama, value: llama.llama_sampler_init_temp_ext(value, 0.0, 1.0),
+    "temperature": lambda llama, value, settings: llama.llama_sampler_init_temp_ext(
+        value, settings.dynatemp_range, settings.dynatemp_exponent),
 }
 
 
-def _native_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.ndarray) -> list[np.ndarray]:
+def _native_logit_bias(llama, biases: tuple[tuple[int, float], ...]):
+    entries = (llama.llama_logit_bias * len(biases))(*(llama.llama_logit_bias(token, bias) for token, bias in biases))
+    # The sampler copies the entries; n_vocab only serves its GPU path.
+    return llama.llama_sampler_init_logit_bias(0, len(biases), entries)
+
+
+def _native_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.ndarray,
+                settings: StageSettings) -> list[np.ndarray]:
     llama = native_module()
     data = np.empty(len(row), dtype=TOKEN_DATA)
     data["id"] = np.arange(len(row), dtype=np.int32)
@@ -163,7 +231,7 @@ def _native_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.nda
                 sorted=before[1])
             sampler = _native_penalties(llama, len(row), Penalties.up_to(stages, name, tokens))
         else:
-            sampler = NATIVE_SAMPLERS[name](llama, value)
+            sampler = NATIVE_SAMPLERS[name](llama, value, settings)
         try:
             llama.llama_sampler_apply(sampler, ctypes.byref(candidates))
         finally:
@@ -317,16 +385,86 @@ def _penalties(candidates: Candidates, penalties: Penalties) -> None:
     candidates.sorted = False
 
 
-PORTED: dict[str, Callable[[Candidates, float], None]] = {
-    "top_k": lambda candidates, value: _top_k(candidates, int(value)),
-    "typical_p": _typical,
-    "top_p": _top_p,
-    "min_p": _min_p,
-    "temperature": _temperature,
+def _temperature_ext(candidates: Candidates, temperature: float, settings: StageSettings) -> None:
+    """``llama_sampler_temp_ext_apply``: with a range, the temperature maps the normalised entropy
+    of the candidates (all of them, removed ones too) into [T - range, T + range]."""
+    delta = FLOAT(settings.dynatemp_range)
+    if delta <= 0:
+        _temperature(candidates, temperature)
+        return
+    if len(candidates.ids) <= 1:
+        return
+    temperature = FLOAT(temperature)
+    low, high = max(FLOAT(0), FLOAT(temperature - delta)), FLOAT(temperature + delta)
+    max_entropy = -_logf(np.array([FLOAT(1) / FLOAT(len(candidates.ids))]))[0]
+    if not candidates.sorted:
+        _sort_descending(candidates, len(candidates.ids))
+    probs = _softmax(candidates)
+    positive = probs[probs > 0]
+    entropy = -_running_sum(np.concatenate([[FLOAT(0)], positive * _logf(positive)]))[-1]
+    normalized = FLOAT(entropy / max_entropy)
+    power = FLOAT(np.float64(normalized) ** np.float64(FLOAT(settings.dynatemp_exponent)))
+    _temperature(candidates, FLOAT(low + FLOAT(FLOAT(high - low) * power)))
+
+
+def _top_n_sigma(candidates: Candidates, n: float) -> None:
+    """``llama_sampler_top_n_sigma_apply``: remove logits below max − n · std of the finite ones;
+    the removed stay in the array as -inf."""
+    n = FLOAT(n)
+    if n <= 0 or len(candidates.ids) <= 1:
+        return
+    finite = candidates.logits[candidates.logits != -np.inf]
+    if not len(finite):
+        return
+    top = max(candidates.logits[0], finite.max())
+    mean = FLOAT(_running_sum(finite)[-1] / FLOAT(len(finite)))
+    # acc += pow(logit - mean, 2): the square in double, each sum rounded to float.
+    squares = np.square((finite - mean).astype(np.float64))
+    acc = FLOAT(0)
+    with np.errstate(over="ignore"):  # an infinite spread, as in llama.cpp, removes nothing
+        for square in squares.tolist():
+            acc = FLOAT(np.float64(acc) + square)
+    std = FLOAT(np.sqrt(FLOAT(acc / FLOAT(len(finite)))))
+    logits = candidates.logits.copy()
+    logits[logits < FLOAT(top - FLOAT(n * std))] = -np.inf
+    candidates.logits = logits
+
+
+def _xtc(candidates: Candidates, settings: StageSettings) -> None:
+    """``llama_sample_xtc_apply`` when its draw fires: every token of probability ≥ threshold but
+    the last of them (in descending order) leaves the array."""
+    if not settings.xtc_fires or FLOAT(settings.xtc_threshold) > FLOAT(0.5) or len(candidates.ids) < 2:
+        return
+    if not candidates.sorted:
+        _sort_descending(candidates, len(candidates.ids))
+    probs = _softmax(candidates)
+    below = np.flatnonzero(probs < FLOAT(settings.xtc_threshold))
+    last_above = (below[0] if len(below) else len(probs)) - 1
+    if last_above > 0:
+        candidates.keep(slice(int(last_above), None), True)
+
+
+def _logit_bias(candidates: Candidates, biases: tuple[tuple[int, float], ...]) -> None:
+    logits = candidates.logits.copy()
+    for token, bias in biases:
+        logits[candidates.ids == token] += FLOAT(bias)
+    candidates.logits = logits
+
+
+PORTED: dict[str, Callable[[Candidates, float, StageSettings], None]] = {
+    "logit_bias": lambda candidates, value, settings: _logit_bias(candidates, settings.logit_bias),
+    "top_n_sigma": lambda candidates, value, settings: _top_n_sigma(candidates, value),
+    "top_k": lambda candidates, value, settings: _top_k(candidates, int(value)),
+    "typical_p": lambda candidates, value, settings: _typical(candidates, value),
+    "top_p": lambda candidates, value, settings: _top_p(candidates, value),
+    "min_p": lambda candidates, value, settings: _min_p(candidates, value),
+    "xtc_probability": lambda candidates, value, settings: _xtc(candidates, settings),
+    "temperature": _temperature_ext,
 }
 
 
-def _ported_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.ndarray) -> list[np.ndarray]:
+def _ported_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.ndarray,
+                settings: StageSettings) -> list[np.ndarray]:
     candidates = Candidates(np.arange(len(row)), row.astype(FLOAT))
     outputs = []
     for name, value in stages:
@@ -336,6 +474,6 @@ def _ported_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.nda
             candidates = Candidates(before.ids, before.logits, before.sorted)
             _penalties(candidates, Penalties.up_to(stages, name, tokens))
         else:
-            PORTED[name](candidates, value)
+            PORTED[name](candidates, value, settings)
         outputs.append(_full_row(len(row), candidates.ids, candidates.logits))
     return outputs

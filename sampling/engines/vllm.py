@@ -9,8 +9,9 @@ from the file named beside it, and checked by hand-worked tests:
   is off; greedy resets top_p, top_k and min_p.
 - ``v1/worker/gpu_input_batch.py``: top_p and min_p are stored as float32 (0.99999999 becomes 1);
   top_p runs when the request's own value is below 1; top_k runs when 0 < k < vocabulary.
-- ``v1/sample/sampler.py``: float32 logits; the penalties first (``apply_logits_processors``),
-  then temperature by float32 division, min_p, top_k and top_p; greedy is the argmax of the
+- ``v1/sample/sampler.py``: float32 logits; the logit bias first (``LogitBiasLogitsProcessor``,
+  a float32 addition; ``SamplingParams`` clamps each bias to [-100, 100]), then the penalties
+  (``apply_logits_processors``), then temperature by float32 division, min_p, top_k and top_p; greedy is the argmax of the
   penalised logits before temperature.
 - ``model_executor/layers/utils.py`` (``apply_penalties``) and ``_custom_ops.py``
   (``apply_repetition_penalties_torch``): the repetition penalty scales the logit of every token
@@ -38,7 +39,7 @@ from sampling.engines.base import REMOVED, Context, Step, Transform, greedy
 
 VERSION = "0.33.0"
 IMPLEMENTATION = f"vLLM {VERSION}: its PyTorch (CPU) path, transcribed"
-ORDER = ("repetition_penalty", "frequency_penalty", "presence_penalty", "temperature", "min_p", "top_k", "top_p")
+ORDER = ("logit_bias", "repetition_penalty", "frequency_penalty", "presence_penalty", "temperature", "min_p", "top_k", "top_p")
 MIN_TEMPERATURE = 0.01
 """``_MAX_TEMP`` in vLLM's ``sampling_params.py``: any 0 < T below it is raised to it."""
 MAX_TEMPERATURE = 2.0
@@ -133,11 +134,25 @@ STAGES: dict[str, Callable[[float], Transform]] = {
 }
 
 
-def steps(active: dict[str, float], temperature: float, context: Context) -> list[Step]:
+def _logit_bias(biases: tuple[tuple[int, float], ...]) -> Transform:
+    def transform(logits: torch.Tensor) -> torch.Tensor:
+        ids = torch.tensor([token for token, _ in biases], device=logits.device)
+        values = torch.tensor([bias for _, bias in biases], dtype=torch.float32, device=logits.device)
+        biased = logits.clone()
+        biased[:, ids] += values
+        return biased
+
+    return transform
+
+
+def steps(active: dict[str, float], temperature: float, context: Context,
+          biases: tuple[tuple[int, float], ...] = ()) -> list[Step]:
     """vLLM's stages for the settings ``active`` switches on. Greedy (T = 0) ignores the filters,
-    as vLLM resets them, but not the penalties; a tiny temperature runs as 0.01."""
+    as vLLM resets them, but not the logit bias and the penalties; a tiny temperature runs as 0.01."""
     penalties = [Step(name, active[name], PENALTY_STAGES[name](active[name], context))
                  for name in PENALTY_STAGES if name in active]
+    if "logit_bias" in active:
+        penalties.insert(0, Step("logit_bias", active["logit_bias"], _logit_bias(biases)))
     if temperature == 0:
         return [*penalties, Step("greedy", 0.0, greedy)]
     values, notes = dict(active), {}

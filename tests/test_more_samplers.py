@@ -1,0 +1,173 @@
+"""top-n-sigma, XTC, dynamic temperature, the logit bias and the custom order: each on
+hand-worked cases, against llama.cpp itself when llama-cpp-python is installed and the port
+always; their place in each chain; refusals where an engine lacks them; XTC's chance in
+`generate`."""
+
+import math
+import re
+
+import pytest
+import torch
+
+from apptest_helpers import new_app, panel_charts, plain_text
+from sampling import Context, SamplingConfig, apply, chain, load_model
+from sampling.engines import llama_cpp
+from sampling.pipeline import logits_to_draw_from
+
+LLAMA_CHOICES = ["port"] + (["native"] if llama_cpp.native_module() is not None else [])
+LLAMA = {"order": "llama.cpp", "temperature": 1.0, "top_k": 0}
+"""llama.cpp with only the stage under test switched on."""
+
+
+def kept(logits, config, **options) -> list[bool]:
+    return apply(torch.tensor(logits), config, **options).kept.tolist()
+
+
+@pytest.mark.parametrize("choice", LLAMA_CHOICES)
+def test_top_n_sigma_keeps_logits_within_n_standard_deviations_of_the_largest(choice):
+    # mean 1.5, population std sqrt(1.25) = 1.118: n = 1 keeps logits ≥ 3 − 1.118 = 1.88.
+    assert kept([3.0, 2.0, 1.0, 0.0], SamplingConfig(top_n_sigma=1.0, **LLAMA), llama_cpp=choice) == [
+        True, True, False, False]
+    # n = 2 keeps ≥ 0.76; -inf logits do not count in the mean or the spread.
+    assert kept([3.0, 2.0, 1.0, 0.0, -math.inf], SamplingConfig(top_n_sigma=2.0, **LLAMA), llama_cpp=choice) == [
+        True, True, True, False, False]
+    assert kept([3.0, 2.0, 1.0, 0.0], SamplingConfig(top_n_sigma=-1.0, **LLAMA), llama_cpp=choice) == [True] * 4
+
+
+@pytest.mark.parametrize("choice", LLAMA_CHOICES)
+def test_xtc_removes_every_likely_token_but_the_least_likely_of_them(choice):
+    logits = torch.tensor([0.5, 0.3, 0.15, 0.05]).log().tolist()
+    config = SamplingConfig(xtc_probability=1.0, xtc_threshold=0.1, **LLAMA)
+    # 0.5, 0.3 and 0.15 are ≥ 0.1: all but 0.15 go.
+    assert kept(logits, config, llama_cpp=choice) == [False, False, True, True]
+    # One token above the threshold: nothing goes. Above 0.5 llama.cpp switches XTC off.
+    assert kept(logits, config.with_values(xtc_threshold=0.4), llama_cpp=choice) == [True] * 4
+    trace = apply(torch.tensor(logits), config.with_values(xtc_threshold=0.6), llama_cpp=choice)
+    assert trace.kept.all() and "above 0.5" in trace.stages[0].note
+    # Its chance: shown when it fires, and said so; when it does not fire nothing goes.
+    sometimes = config.with_values(xtc_probability=0.3)
+    assert "30% of draws" in apply(torch.tensor(logits), sometimes, llama_cpp=choice).stages[0].note
+    assert kept(logits, sometimes, llama_cpp=choice, xtc_fires=False) == [True] * 4
+
+
+@pytest.mark.parametrize("choice", LLAMA_CHOICES)
+def test_dynamic_temperature_follows_the_normalised_entropy(choice):
+    config = SamplingConfig(temperature=1.0, dynatemp_range=0.5, dynatemp_exponent=1.0, order="llama.cpp")
+    # Uniform: normalised entropy 1, so T + range = 1.5.
+    flat = apply(torch.tensor([2.0, 2.0, 2.0, 2.0]), config, llama_cpp=choice)
+    assert flat.final_logits.tolist() == pytest.approx([2.0 / 1.5] * 4)
+    # Two tokens at probabilities 0.9 and 0.1: entropy / ln 2 = 0.469, T = 0.5 + 1 · 0.469 ** 2 with exponent 2.
+    logits = torch.tensor([0.9, 0.1]).log()
+    entropy = -(0.9 * math.log(0.9) + 0.1 * math.log(0.1)) / math.log(2)
+    temperature = 0.5 + 1.0 * entropy ** 2
+    peaked = apply(logits, config.with_values(dynatemp_exponent=2.0), llama_cpp=choice)
+    assert peaked.final_logits.tolist() == pytest.approx((logits / temperature).tolist(), rel=1e-5)
+    # It runs even at temperature 1, and it needs a temperature above 0.
+    assert chain(config) == ["temperature"]
+    with pytest.raises(ValueError, match="dynatemp_range needs a temperature above 0"):
+        config.with_values(temperature=0.0)
+
+
+@pytest.mark.parametrize("order", ["transformers", "vllm", "llama.cpp"])
+def test_the_logit_bias_is_added_first_in_every_order_even_when_greedy(order):
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
+    config = SamplingConfig(order=order, logit_bias={3: 4.5, 0: -0.5}, top_k=2)
+    trace = apply(logits, config, context=Context.of([1]))
+    assert [stage.name for stage in trace.stages][:1] == ["logit_bias"]
+    assert trace.stages[0].logits.tolist() == [1.5, 1.0, 0.0, 3.5]
+    assert trace.kept.tolist() == [True, False, False, True]  # top_k 2 sees the biased logits
+    greedy = apply(logits, config.with_values(temperature=0.0, top_k=0), context=Context.of([1]))
+    assert greedy.kept.tolist() == [False, False, False, True]
+    assert chain(config.with_values(temperature=0.0, top_k=0))[0] == "logit_bias"
+
+
+def test_the_logit_bias_is_refused_outside_the_vocabulary_and_beyond_100():
+    with pytest.raises(ValueError, match="logit_bias names token 9, but the vocabulary has 4 tokens"):
+        apply(torch.zeros(4), SamplingConfig(logit_bias={9: 1.0}))
+    with pytest.raises(ValueError, match=r"logit_bias of token 2 must be in \[-100.0, 100.0\], got 150"):
+        SamplingConfig(logit_bias={2: 150})
+    with pytest.raises(ValueError, match="token 2 twice"):
+        SamplingConfig(logit_bias=[(2, 1.0), (2, 3.0)])
+    assert SamplingConfig(logit_bias={5: 1, 2: -3}).logit_bias == ((2, -3.0), (5, 1.0))
+
+
+def test_llama_cpp_chain_places_each_sampler_where_common_sampling_does():
+    config = SamplingConfig(order="llama.cpp", logit_bias={1: 1.0}, repetition_penalty=1.1, top_n_sigma=1.0,
+                            top_k=40, typical_p=0.9, top_p=0.9, min_p=0.05, xtc_probability=0.5, temperature=0.7)
+    assert chain(config) == ["logit_bias", "repetition_penalty", "top_n_sigma", "top_k", "typical_p", "top_p",
+                             "min_p", "xtc_probability", "temperature"]
+
+
+@pytest.mark.parametrize("order", ["transformers", "vllm"])
+@pytest.mark.parametrize("setting", [{"top_n_sigma": 1.0}, {"xtc_probability": 0.5}, {"dynatemp_range": 0.5},
+                                     {"xtc_threshold": 0.2}, {"samplers": ("top_p", "temperature")}])
+def test_engines_without_a_sampler_refuse_it_by_name(order, setting):
+    name = next(iter(setting))
+    with pytest.raises(ValueError, match=name):
+        SamplingConfig(order=order, **setting)
+
+
+@pytest.mark.parametrize("choice", LLAMA_CHOICES)
+def test_two_custom_orders_of_the_same_stages_keep_different_tokens(choice):
+    # Probabilities 0.5, 0.3, 0.2. top_p 0.6 first (T = 1): 0.5 < 0.6, 0.8 ≥ 0.6, so two tokens stay.
+    # Temperature 0.5 first: 0.25, 0.09, 0.04 → 0.658, 0.237, 0.105; 0.658 ≥ 0.6, so one stays.
+    logits = torch.tensor([0.5, 0.3, 0.2]).log()
+    top_p_first = SamplingConfig(order="custom", samplers=("top_p", "temperature"), temperature=0.5, top_p=0.6)
+    temperature_first = top_p_first.with_values(samplers=("temperature", "top_p"))
+    assert apply(logits, top_p_first, llama_cpp=choice).kept.tolist() == [True, True, False]
+    assert apply(logits, temperature_first, llama_cpp=choice).kept.tolist() == [True, False, False]
+    assert chain(temperature_first) == ["temperature", "top_p"]
+    # The default custom order is llama.cpp's own chain.
+    default = SamplingConfig(order="custom", temperature=0.5, top_p=0.6)
+    assert apply(logits, default, llama_cpp=choice).kept.tolist() == apply(
+        logits, default.with_values(order="llama.cpp"), llama_cpp=choice).kept.tolist()
+
+
+def test_a_custom_order_refuses_a_stage_it_leaves_out_and_unknown_names():
+    with pytest.raises(ValueError, match="top_p is set but the custom order's samplers \\(top_k\\) leave it out"):
+        SamplingConfig(order="custom", samplers=("top_k",), top_p=0.5)
+    with pytest.raises(ValueError, match="samplers must be names among"):
+        SamplingConfig(order="custom", samplers=("top_k", "mirostat"))
+    with pytest.raises(ValueError, match="repeated: top_k"):
+        SamplingConfig(order="custom", samplers="top_k,top_k")
+
+
+def test_generate_fires_xtc_on_about_its_share_of_draws():
+    handle = load_model("fortune-small")
+    always = SamplingConfig(order="llama.cpp", temperature=1.0, top_k=0, xtc_probability=1.0, xtc_threshold=0.02)
+    never = always.with_values(xtc_probability=0.0)
+    half = always.with_values(xtc_probability=0.5)
+    next_token = handle.next_token_logits("hello, this is my favorite")
+    logits = next_token.logits.expand(400, -1)
+    context = next_token.context
+    generator = torch.Generator().manual_seed(0)
+    fired = apply(logits[:1], always, context=context).final_logits
+    drawn = logits_to_draw_from(logits, half, context, generator)
+    share = (drawn == fired).all(dim=1).float().mean().item()
+    assert not torch.equal(fired, apply(logits[:1], never, context=context).final_logits), "the case must cut"
+    assert 0.4 < share < 0.6
+    # In generate: the same seed gives the same text; the chance changes what is drawn.
+    first = handle.generate("hello", half, n=4, max_new_tokens=8, seed=3)
+    again = handle.generate("hello", half, n=4, max_new_tokens=8, seed=3)
+    assert [c.text for c in first.continuations] == [c.text for c in again.continuations]
+
+
+def test_the_page_runs_a_custom_order_from_the_url_and_the_logit_bias():
+    at = new_app()
+    at.query_params.update({"b_order": "custom", "b_samplers": "temperature,top_p", "b_temperature": "0.5",
+                            "b_top_p": "0.6", "a_logit_bias": "13:-100, nonsense"})
+    at.run()
+    assert not at.exception, at.exception
+    stages = panel_charts(at)["b"]["stages"].drop_duplicates("stage")["stage"].tolist()
+    assert stages == ["raw", "temperature", "top_p"], "the custom order runs temperature first"
+    assert at.multiselect(key="b_samplers_picked").value == ["temperature", "top_p"]
+    assert not at.multiselect(key="b_samplers_picked").disabled
+    assert at.multiselect(key="a_samplers_picked").disabled, "only the custom order takes an order"
+    a_stages = panel_charts(at)["a"]["stages"].drop_duplicates("stage")["stage"].tolist()
+    assert a_stages[:2] == ["raw", "logit_bias"]
+    captions = [plain_text(caption.value) for caption in at.caption]
+    assert any(re.search(r"not used .*: nonsense", caption) for caption in captions), captions
+    # Picking another order in the widget changes the stages and the URL.
+    at.multiselect(key="b_samplers_picked").set_value(["top_p", "temperature"]).run()
+    assert panel_charts(at)["b"]["stages"].drop_duplicates("stage")["stage"].tolist() == ["raw", "top_p", "temperature"]
+    assert at.query_params["b_samplers"] in ("top_p,temperature", ["top_p,temperature"])
