@@ -25,7 +25,7 @@ from sampling.config import (
     SUPPORTED,
     SamplingConfig,
 )
-from sampling.engines.llama_cpp import SAMPLER_OF, stage_order
+from sampling.engines.llama_cpp import MIROSTAT_ORDER, SAMPLER_OF, stage_order
 
 PANELS = ("a", "b")
 MAX_MODEL_NAME = 200
@@ -103,6 +103,9 @@ SAMPLING_CONTROLS = (
     Control("xtc_threshold", 0.1, 0.0, 1.0, 0.01),
     Control("dynatemp_range", 0.0, 0.0, 2.0, 0.05),
     Control("dynatemp_exponent", 1.0, 0.0, 3.0, 0.05),
+    Control("mirostat", 0, 0, 2, 2, integer=True),
+    Control("mirostat_tau", 5.0, 0.0, 10.0, 0.1),
+    Control("mirostat_eta", 0.1, 0.0, 1.0, 0.01),
     Control("samplers", ",".join(DEFAULT_SAMPLERS), max_length=200),
 )
 """The logit bias is "token id:bias" pairs, the custom order's samplers comma-separated names."""
@@ -205,15 +208,21 @@ def _panel(state: Mapping[str, Any], panel: str) -> tuple[SamplingConfig, list[N
         values["dynatemp_range"] = 0.0
         adjustments.append(Notice("dynatemp_greedy", {}))
     samplers = values.pop("samplers")
-    if order == "custom":
-        # The same stages as llama.cpp's, so that config can say which are on before the order is checked.
-        left_out = [name for name in SamplingConfig(order="llama.cpp", **values).active()
-                    if name not in stage_order(samplers)]
+    if order in ("llama.cpp", "custom"):
+        # The llama.cpp order has the same stages as the custom one, and says which are on before the
+        # custom order or mirostat is checked.
+        active = SamplingConfig(order="llama.cpp", **{**values, "mirostat": 0}).active()
+        runs = MIROSTAT_ORDER if values["mirostat"] else stage_order(samplers) if order == "custom" else active
+        left_out = [name for name in active if name not in runs]
         for name in left_out:
             values.update({"temperature": 1.0, "dynatemp_range": 0.0} if name == "temperature" else {name: OFF[name]})
+        if values["mirostat"] and values["dynatemp_range"] > 0:
+            values["dynatemp_range"] = 0.0
+            left_out.append("dynatemp_range")
         if left_out:
-            adjustments.append(Notice("left_out", {"names": ", ".join(dict.fromkeys(
-                SAMPLER_OF.get(name, name) for name in left_out))}))
+            names = ", ".join(dict.fromkeys(SAMPLER_OF.get(name, name) for name in left_out))
+            adjustments.append(Notice("mirostat_only" if values["mirostat"] else "left_out", {"names": names}))
+    if order == "custom":
         values["samplers"] = samplers
     config = SamplingConfig(order=order, **values)
     return config, adjustments

@@ -219,8 +219,8 @@ TEXT: dict[str, dict[str, str]] = {
                                   "beyond ±100, repeated, or past 64): {entries}",
                             "zh": "未使用的 logit 偏置条目（格式不是 id:偏置、id 超出词表、偏置超过 ±100、重复或超过 64 个）："
                                   "{entries}"},
-    "llama_samplers": {"en": "llama.cpp's samplers: top-n-sigma, XTC, dynamic temperature, order",
-                       "zh": "llama.cpp 的采样器：top-n-sigma、XTC、动态温度、顺序"},
+    "llama_samplers": {"en": "llama.cpp's samplers: top-n-sigma, XTC, dynamic temperature, mirostat, order",
+                       "zh": "llama.cpp 的采样器：top-n-sigma、XTC、动态温度、mirostat、顺序"},
     "top_n_sigma": {"en": "top_n_sigma (≤ 0 = off)", "zh": "top_n_sigma（≤ 0 = 关闭）"},
     "top_n_sigma_help": {
         "en": "Keeps the tokens whose logit is within n standard deviations (over the logits still there) of "
@@ -254,6 +254,25 @@ TEXT: dict[str, dict[str, str]] = {
         "A sampler left out does not run.",
         "zh": "按运行顺序选择 llama.cpp 的采样器（logit 偏置总是最先运行）。没有选中的采样器不会运行。",
     },
+    "mirostat": {"en": "mirostat (0 = off, 2 = v2)", "zh": "mirostat（0 = 关闭，2 = v2）"},
+    "mirostat_help": {
+        "en": "llama.cpp's mirostat v2 replaces the chain: logit bias → temperature → mirostat, which keeps the "
+        "tokens whose surprise −log2 p is at most μ. μ starts at 2 τ; after each draw it moves by η times "
+        "(the drawn token's surprise − τ), so the samples hold a surprise near τ.",
+        "zh": "llama.cpp 的 mirostat v2 取代整条采样链：logit 偏置 → 温度 → mirostat，只保留惊奇度 −log2 p 不超过 μ 的词元。"
+        "μ 从 2 τ 开始；每次抽样后按 η 乘以（抽中词元的惊奇度 − τ）调整，使样本的惊奇度保持在 τ 附近。",
+    },
+    "mirostat_tau": {"en": "mirostat τ (target surprise, bits)", "zh": "mirostat τ（目标惊奇度，比特）"},
+    "mirostat_tau_help": {"en": "The surprise mirostat aims at; the next-token view cuts at μ = 2 τ.",
+                          "zh": "mirostat 追求的惊奇度；下一个词元视图在 μ = 2 τ 处截断。"},
+    "mirostat_eta": {"en": "mirostat η (learning rate)", "zh": "mirostat η（学习率）"},
+    "mirostat_eta_help": {"en": "How far μ moves after each draw (only in the samples).",
+                          "zh": "每次抽样后 μ 的调整幅度（只影响采样结果）。"},
+    "mirostat_only": {"en": "With mirostat, llama.cpp runs only the logit bias, the temperature and mirostat; "
+                            "off: {names}.",
+                      "zh": "使用 mirostat 时，llama.cpp 只运行 logit 偏置、温度和 mirostat；已关闭：{names}。"},
+    "threshold_mirostat": {"en": "mirostat: p below {value:.4g} removed (surprise above μ)",
+                           "zh": "mirostat：去掉概率低于 {value:.4g} 的词元（惊奇度超过 μ）"},
     "left_out": {"en": "Not in the custom order, so off: {names}.", "zh": "不在自定义顺序中，因此关闭：{names}。"},
     "threshold_logit_bias": {"en": "logit bias: {value:,.0f} tokens biased", "zh": "logit 偏置：{value:,.0f} 个词元加了偏置"},
     "threshold_top_n_sigma": {"en": "top_n_sigma: p below {value:.4g} removed",

@@ -35,6 +35,7 @@ OFF: dict[str, float] = {
     "presence_penalty": 0.0,
     "top_n_sigma": -1.0,
     "xtc_probability": 0.0,
+    "mirostat": 0,
     "logit_bias": (),
 }
 LLAMA_ORDERS = ("llama.cpp", "custom")
@@ -43,6 +44,8 @@ SETTINGS_OF_A_STAGE: dict[str, tuple[tuple[str, ...], Any]] = {
     "xtc_threshold": (LLAMA_ORDERS, 0.1),
     "dynatemp_range": (LLAMA_ORDERS, 0.0),
     "dynatemp_exponent": (LLAMA_ORDERS, 1.0),
+    "mirostat_tau": (LLAMA_ORDERS, 5.0),
+    "mirostat_eta": (LLAMA_ORDERS, 0.1),
     "samplers": (("custom",), DEFAULT_SAMPLERS),
 }
 """Settings that change how a stage runs, not whether: the orders that have each, and its default."""
@@ -126,6 +129,10 @@ class SamplingConfig:
       deviations of the largest; XTC (``xtc_probability``, ``xtc_threshold``) removes, when it fires,
       every token of probability ≥ threshold but the least likely of them; ``dynatemp_range`` and
       ``dynatemp_exponent`` make temperature depend on the entropy (llama.cpp's ``temp_ext``).
+    - ``mirostat=2`` (llama.cpp's mirostat v2, in both llama.cpp orders) replaces the chain, as
+      ``common_sampler_init`` does: logit bias → temperature → mirostat, which keeps the tokens
+      whose surprise ``-log2 p`` is at most μ (2 · ``mirostat_tau`` at first; `generate` moves it
+      by ``mirostat_eta`` times the error of each drawn token's surprise against τ).
     - ``"custom"``: llama.cpp's samplers in the order ``samplers`` lists them (its ``--samplers``
       option; names among `SAMPLERS`), after the logit bias, which llama.cpp always applies first.
 
@@ -161,6 +168,9 @@ class SamplingConfig:
     xtc_threshold: float = 0.1
     dynatemp_range: float = 0.0
     dynatemp_exponent: float = 1.0
+    mirostat: int = 0
+    mirostat_tau: float = 5.0
+    mirostat_eta: float = 0.1
     logit_bias: tuple[tuple[int, float], ...] = ()
     samplers: tuple[str, ...] = DEFAULT_SAMPLERS
     order: Order = "transformers"
@@ -187,6 +197,12 @@ class SamplingConfig:
         _check_range("dynatemp_range", _number("dynatemp_range", self.dynatemp_range), 0.0, math.inf, "[)")
         _check_range("dynatemp_exponent", _number("dynatemp_exponent", self.dynatemp_exponent), 0.0, math.inf,
                      "[)")
+        _number("mirostat", self.mirostat, integer=True)
+        if self.mirostat not in (0, 2):
+            raise ValueError(f"mirostat must be 0 (off) or 2 (mirostat v2; v1 is not offered), got {self.mirostat!r}")
+        _check_range("mirostat_tau", _number("mirostat_tau", self.mirostat_tau), 0.0, math.inf, "[)")
+        _check_range("mirostat_eta", _number("mirostat_eta", self.mirostat_eta), 0.0, math.inf, "[)")
+        object.__setattr__(self, "mirostat", int(self.mirostat))
         object.__setattr__(self, "top_k", int(self.top_k))
         object.__setattr__(self, "penalty_last_n", int(self.penalty_last_n))
         object.__setattr__(self, "logit_bias", _logit_bias(self.logit_bias))
@@ -211,7 +227,13 @@ class SamplingConfig:
             if getattr(self, name) != default and self.order not in orders:
                 raise ValueError(f"{name} is a setting of the {' and '.join(orders)} order{'s' * (len(orders) > 1)} "
                                  f"only; the {self.order} order has no such setting: leave it at {default}")
-        if self.order == "custom":
+        if self.mirostat:
+            ignored = [name for name in self.active() if name not in llama_cpp.MIROSTAT_ORDER]
+            ignored += ["dynatemp_range"] if self.dynatemp_range > 0 else []
+            if ignored:
+                raise ValueError(f"with mirostat, llama.cpp runs only the logit bias, the temperature and mirostat: "
+                                 f"switch off {', '.join(ignored)}")
+        elif self.order == "custom":
             left_out = [name for name in self.active() if name not in llama_cpp.stage_order(self.samplers)]
             if left_out:
                 raise ValueError(f"{', '.join(left_out)} {'is' if len(left_out) == 1 else 'are'} set but the custom "
@@ -239,6 +261,8 @@ class SamplingConfig:
             active["temperature"] = self.temperature
         if self.logit_bias:
             active["logit_bias"] = float(len(self.logit_bias))
+        if self.mirostat:
+            active["mirostat"] = self.mirostat_tau
         return active
 
     def stage_settings(self) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from sampling.config import SamplingConfig, model_defaults
 from sampling.engines import REMOVED, Context
 from sampling.limits import Limits, check_count
 from sampling.metrics import entropy_of_logits
-from sampling.pipeline import logits_to_draw_from, sample
+from sampling.pipeline import logits_to_draw_from, mirostat_update, sample
 from sampling.tokens import decode_with_padding, token_labels
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -298,7 +298,8 @@ class ModelHandle:
         Every step runs `sampling.apply` with ``config`` and draws from its ``probs`` with one
         generator seeded by ``seed``, so the result is deterministic and matches the charts.
         Each sequence stops at EOS; the batch stops when all have. The penalties count the
-        prompt's tokens and each row's tokens generated so far, as each engine does.
+        prompt's tokens and each row's tokens generated so far, as each engine does; llama.cpp's
+        XTC fires on its share of draws and mirostat's μ follows each row's draws.
         """
         check_count("n", n, self.limits.max_samples)
         check_count("max_new_tokens", max_new_tokens, self.limits.max_new_tokens)
@@ -314,10 +315,14 @@ class ModelHandle:
         finished = torch.zeros(n, dtype=torch.bool, device=self.device)
         steps: list[dict[str, torch.Tensor]] = []
         generated = torch.zeros((n, 0), dtype=torch.long)
+        mirostat_mu = torch.full((n,), 2 * config.mirostat_tau, dtype=torch.float32) if config.mirostat else None
         for step in range(max_new_tokens):
-            final_logits = logits_to_draw_from(logits, config, Context.of(encoded.ids, generated), generator)
+            final_logits = logits_to_draw_from(logits, config, Context.of(encoded.ids, generated), generator,
+                                               mirostat_mu)
             probs = torch.softmax(final_logits, dim=-1)
             next_ids = sample(probs, 1, generator).squeeze(1)
+            if mirostat_mu is not None:
+                mirostat_mu = mirostat_update(mirostat_mu, probs.gather(1, next_ids[:, None]).squeeze(1).cpu(), config)
             generated = torch.cat([generated, next_ids[:, None].cpu()], dim=1)
             chosen_raw = logits.gather(1, next_ids[:, None])
             steps.append({

@@ -6,7 +6,7 @@ engine works on float32 logits, so `apply` does too, whatever the input dtype.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -101,7 +101,8 @@ class Trace:
 
 
 def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | None = None,
-          llama_cpp: LlamaCppChoice = "auto", xtc_fires: bool = True) -> Trace:
+          llama_cpp: LlamaCppChoice = "auto", xtc_fires: bool = True,
+          mirostat_mu: Sequence[float] | None = None) -> Trace:
     """Run the stages that ``config`` enables, in its engine's order.
 
     ``logits`` is ``[vocab]`` or ``[batch, vocab]`` in any float dtype; the math runs in float32,
@@ -110,6 +111,8 @@ def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | No
     what computes the llama.cpp order: ``"auto"`` (llama.cpp itself when llama-cpp-python is
     installed, else the port), ``"native"`` or ``"port"``. llama.cpp's XTC removes tokens only on
     the draws where its chance fires: ``xtc_fires`` says which case to compute (`generate` draws it).
+    Mirostat cuts at its μ, which `generate` moves after each draw: ``mirostat_mu`` gives it per
+    row (default: its first value, 2 τ).
 
     >>> trace = apply(torch.tensor([2.0, 1.0, 0.0, -1.0]), SamplingConfig(top_k=2))
     >>> [stage.name for stage in trace.stages], trace.kept.tolist()
@@ -132,7 +135,8 @@ def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | No
                              "context=Context.of(prompt_ids)")
         context = Context.of([])
     outputs = engines.run(inputs.reshape(-1, inputs.shape[-1]), config.order, active, config.temperature,
-                          llama_cpp, context, {**config.stage_settings(), "xtc_fires": xtc_fires})
+                          llama_cpp, context, {**config.stage_settings(), "xtc_fires": xtc_fires,
+                                               "mirostat_mu": None if mirostat_mu is None else tuple(mirostat_mu)})
     stages, scores = [], inputs
     for output in outputs:
         processed = output.logits.view(inputs.shape)
@@ -142,12 +146,13 @@ def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | No
 
 
 def logits_to_draw_from(logits: torch.Tensor, config: SamplingConfig, context: Context,
-                        generator: torch.Generator) -> torch.Tensor:
+                        generator: torch.Generator, mirostat_mu: torch.Tensor | None = None) -> torch.Tensor:
     """The final logits of each row of ``logits`` ``[batch, vocab]`` as a draw sees them: as
     `apply` computes them, except that llama.cpp's XTC, when its probability is below 1, fires on
     each row with that probability (one uniform number per row from ``generator``; llama.cpp
-    fires when its number is not above the probability)."""
-    final = apply(logits, config, context=context).final_logits
+    fires when its number is not above the probability), and mirostat cuts at each row's μ."""
+    mu = None if mirostat_mu is None else mirostat_mu.tolist()
+    final = apply(logits, config, context=context, mirostat_mu=mu).final_logits
     if "xtc_probability" in config.active() and config.xtc_probability < 1:
         chance = torch.rand(len(logits), generator=generator, device=generator.device).to(logits.device)
         calm = apply(logits, config, context=context, xtc_fires=False).final_logits
@@ -155,10 +160,21 @@ def logits_to_draw_from(logits: torch.Tensor, config: SamplingConfig, context: C
     return final
 
 
+def mirostat_update(mu: torch.Tensor, drawn_probability: torch.Tensor, config: SamplingConfig) -> torch.Tensor:
+    """Mirostat v2's μ after a draw: ``μ − η (−log2 p − τ)`` in float32, ``p`` the drawn token's
+    probability after the cut (``llama_sampler_mirostat_v2_apply``)."""
+    surprise = -torch.log2(drawn_probability.float())
+    return (mu - torch.tensor(config.mirostat_eta, dtype=torch.float32)
+            * (surprise - torch.tensor(config.mirostat_tau, dtype=torch.float32))).float()
+
+
 def chain(config: SamplingConfig) -> list[str]:
     """The names of the stages ``config`` runs, in its engine's order."""
     active = config.active()
-    order = engines.llama_cpp.stage_order(config.samplers) if config.order == "custom" else engines.ORDERS[config.order]
+    if config.order in ("llama.cpp", "custom"):
+        order = engines.llama_cpp.chain_stages(config.samplers, mirostat=bool(config.mirostat))
+    else:
+        order = engines.ORDERS[config.order]
     names = [name for name in order if name in active]
     if config.greedy and config.order in ("transformers", "vllm"):
         return [*(name for name in names if name in CONTEXT_STAGES), "greedy"]
@@ -284,8 +300,8 @@ def _explain_penalty(stage: Stage) -> dict[str, torch.Tensor | float]:
     return {"penalised": (stage.logits != stage.logits_in).sum(dim=-1)}
 
 
-def _explain_top_n_sigma(stage: Stage) -> dict[str, torch.Tensor | float]:
-    """The probability of the weakest logit kept, for a sense of where the cut fell."""
+def _explain_weakest_kept(stage: Stage) -> dict[str, torch.Tensor | float]:
+    """The probability of the weakest token kept (top-n-sigma and mirostat cut below it)."""
     probs = torch.softmax(stage.logits_in, dim=-1)
     return {"threshold_prob": probs.masked_fill(~stage.kept, torch.inf).amin(dim=-1)}
 
@@ -296,7 +312,8 @@ def _explain_xtc(stage: Stage) -> dict[str, torch.Tensor | float]:
 
 _EXPLAINERS: dict[str, Callable[[Stage], dict[str, torch.Tensor | float]]] = {
     **dict.fromkeys(CONTEXT_STAGES, _explain_penalty),
-    "top_n_sigma": _explain_top_n_sigma,
+    "top_n_sigma": _explain_weakest_kept,
+    "mirostat": _explain_weakest_kept,
     "xtc_probability": _explain_xtc,
     "temperature": _explain_temperature,
     "top_k": _explain_top_k,

@@ -77,6 +77,10 @@ def random_config(rng: random.Random, logits: torch.Tensor) -> SamplingConfig:
         dynatemp_exponent=rng.uniform(0.2, 3.0),
         logit_bias={rng.randrange(vocab): rng.uniform(-100, 100) for _ in range(rng.randint(1, 4))} if on(0.2) else (),
     )
+    if on(0.08):
+        mirostat = {name: values[name] for name in ("temperature", "logit_bias")}
+        return SamplingConfig(order=rng.choice(["llama.cpp", "custom"]), mirostat=2,
+                              mirostat_tau=rng.uniform(0.05, 12.0), **mirostat)
     if on(0.4):
         samplers = list(llama_cpp.SAMPLERS)
         rng.shuffle(samplers)
@@ -146,7 +150,7 @@ def test_native_and_hand_written_chains_agree_on_random_cases():
         covered["-inf"] += bool(torch.isinf(logits).any())
         covered["ties"] += logits.unique().numel() < logits.numel()
         covered["greedy"] += config.temperature == 0
-        for name in ("top_n_sigma", "xtc_probability", "logit_bias"):
+        for name in ("top_n_sigma", "xtc_probability", "logit_bias", "mirostat"):
             covered[name] += name in config.active()
         covered["dynamic temperature"] += config.dynatemp_range > 0
         covered["custom order"] += config.order == "custom"
@@ -155,5 +159,5 @@ def test_native_and_hand_written_chains_agree_on_random_cases():
         + ", ".join(f"{count} {outcome}" for outcome, count in outcomes.most_common())
     )
     assert all(covered[name] > 0 for name in ("vocab 1", "vocab 2", "vocab 152064", "batched", "-inf", "ties", "greedy",
-                                              "top_n_sigma", "xtc_probability", "logit_bias", "dynamic temperature",
+                                              "top_n_sigma", "xtc_probability", "logit_bias", "mirostat", "dynamic temperature",
                                               "custom order"))

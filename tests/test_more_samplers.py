@@ -171,3 +171,43 @@ def test_the_page_runs_a_custom_order_from_the_url_and_the_logit_bias():
     at.multiselect(key="b_samplers_picked").set_value(["top_p", "temperature"]).run()
     assert panel_charts(at)["b"]["stages"].drop_duplicates("stage")["stage"].tolist() == ["raw", "top_p", "temperature"]
     assert at.query_params["b_samplers"] in ("top_p,temperature", ["top_p,temperature"])
+
+
+@pytest.mark.parametrize("choice", LLAMA_CHOICES)
+def test_mirostat_keeps_the_tokens_whose_surprise_is_at_most_mu(choice):
+    # Surprises −log2 p: 1, 2, 3, 3 bits. τ = 1 starts at μ = 2: the first two stay, renormalised.
+    logits = torch.tensor([0.5, 0.25, 0.125, 0.125]).log()
+    config = SamplingConfig(order="llama.cpp", temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, mirostat=2,
+                            mirostat_tau=1.0)
+    trace = apply(logits, config, llama_cpp=choice)
+    assert [stage.name for stage in trace.stages] == ["mirostat"]
+    assert trace.kept.tolist() == [True, True, False, False]
+    assert trace.probs.tolist() == pytest.approx([2 / 3, 1 / 3, 0, 0])
+    assert apply(logits, config, llama_cpp=choice, mirostat_mu=[3.0]).kept.all()
+    assert apply(logits, config, llama_cpp=choice, mirostat_mu=[0.1]).kept.tolist() == [True, False, False, False]
+    # Its chain: the logit bias, the temperature, mirostat; nothing else runs, so nothing else may be set.
+    assert chain(config.with_values(temperature=0.7, logit_bias={2: 1.0})) == ["logit_bias", "temperature", "mirostat"]
+    assert chain(config.with_values(order="custom", samplers=("top_k",))) == ["mirostat"]
+    with pytest.raises(ValueError, match="with mirostat, llama.cpp runs only .* switch off top_k"):
+        config.with_values(top_k=40)
+    with pytest.raises(ValueError, match="mirostat is not part of the vllm sampler"):
+        SamplingConfig(order="vllm", mirostat=2)
+    with pytest.raises(ValueError, match="mirostat must be 0 .* or 2"):
+        config.with_values(mirostat=1)
+
+
+def test_generate_moves_mirostat_mu_after_every_draw():
+    handle = load_model("fortune-small")
+    config = SamplingConfig(order="llama.cpp", temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, mirostat=2,
+                            mirostat_tau=3.0, mirostat_eta=0.5)
+    generation = handle.generate("hello, this is my favorite", config, n=2, max_new_tokens=10, seed=1,
+                                 return_logits=True)
+    for row, continuation in enumerate(generation.continuations):
+        mu, ids = 2 * 3.0, [token.id for token in continuation.tokens]
+        for step, token in enumerate(continuation.tokens):
+            context = Context.of(generation.prompt.ids, torch.tensor([ids[:step]]))
+            trace = apply(generation.step_logits[step, row], config, context=context, mirostat_mu=[mu])
+            assert token.probability == pytest.approx(float(trace.probs[token.id]), rel=1e-5)
+            assert token.tokens_kept == int(trace.kept.sum())
+            mu = mu - 0.5 * (-math.log2(token.probability) - 3.0)
+    assert len({token.tokens_kept for c in generation.continuations for token in c.tokens}) > 1, "μ moved the cut"

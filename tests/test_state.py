@@ -33,7 +33,7 @@ def test_panel_config_switches_off_what_the_engine_lacks():
     values.update({"a_order": "vllm", "a_typical_p": 0.5, "a_eta_cutoff": 0.01, "a_top_p": 0.8})
     assert state.panel_config(values, "a") == SamplingConfig(order="vllm", top_p=0.8, temperature=0.9)
     llama_only = {"penalty_last_n", "top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range",
-                  "dynatemp_exponent", "samplers"}
+                  "dynatemp_exponent", "mirostat", "mirostat_tau", "mirostat_eta", "samplers"}
     assert state.unsupported("vllm") == {"typical_p", "epsilon_cutoff", "eta_cutoff", *llama_only}
     assert state.unsupported("transformers") == {"frequency_penalty", "presence_penalty", *llama_only}
     assert state.unsupported("llama.cpp") == {"epsilon_cutoff", "eta_cutoff", "samplers"}
@@ -70,9 +70,14 @@ def test_panel_config_never_refuses_and_says_what_it_changed():
     values.update({"b_order": "llama.cpp", "b_temperature": 0.0, "b_dynatemp_range": 0.5})
     assert state.panel_config(values, "b").dynatemp_range == 0.0
     assert [notice.key for notice in state.panel_adjustments(values, "b")] == ["dynatemp_greedy"]
+    # Mirostat replaces llama.cpp's chain: the other samplers are off, and the panel says which.
+    values.update({"b_temperature": 0.7, "b_top_k": 40, "b_min_p": 0.05, "b_mirostat": 2, "b_dynatemp_range": 0.5})
+    assert state.panel_config(values, "b") == SamplingConfig(order="llama.cpp", temperature=0.7, mirostat=2)
+    assert [(notice.key, notice.values) for notice in state.panel_adjustments(values, "b")] == [
+        ("mirostat_only", {"names": "top_k, min_p, dynatemp_range"})]
     # Another engine: the llama.cpp-only settings are simply off.
     values.update({"b_order": "vllm", "b_temperature": 0.7, "b_top_n_sigma": 1.0})
-    assert state.panel_config(values, "b") == SamplingConfig(order="vllm", temperature=0.7)
+    assert state.panel_config(values, "b") == SamplingConfig(order="vllm", temperature=0.7, top_k=40, min_p=0.05)
 
 
 def test_the_model_preset_writes_every_control_in_its_own_form():

@@ -144,7 +144,7 @@ def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
     folded = {"advanced": ("top_k", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"),
               "penalties": ("repetition_penalty", "frequency_penalty", "presence_penalty", "penalty_last_n"),
               "llama_samplers": ("top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range",
-                                 "dynatemp_exponent")}
+                                 "dynatemp_exponent", "mirostat", "mirostat_tau", "mirostat_eta")}
     for title, names in folded.items():
         with st.expander(t(lang, title)):
             for name in names:

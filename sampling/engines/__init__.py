@@ -56,8 +56,9 @@ def run(
         return run_steps(hf.steps(active, temperature, context, biases), logits)
     if order == "vllm":
         return run_steps(vllm.steps(active, temperature, context, biases), logits)
-    names = llama_cpp.stage_order(tuple(settings.get("samplers", llama_cpp.DEFAULT_SAMPLERS))) \
-        if order == "custom" else llama_cpp.ORDER
+    samplers = tuple(settings.get("samplers", llama_cpp.DEFAULT_SAMPLERS)) if order == "custom" else \
+        llama_cpp.DEFAULT_SAMPLERS
+    names = llama_cpp.chain_stages(samplers, mirostat="mirostat" in active)
     stages = [(name, active[name]) for name in names if name in active]
     return llama_cpp.run(logits, stages, native=_native(llama_cpp_choice), context=context,
                          settings=llama_cpp.StageSettings.of(settings))

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -61,7 +61,14 @@ def stage_order(samplers: tuple[str, ...] = DEFAULT_SAMPLERS) -> tuple[str, ...]
     return ("logit_bias", *(stage for sampler in samplers for stage in SAMPLERS[sampler]))
 
 
-ORDER = stage_order()
+MIROSTAT_ORDER = ("logit_bias", "temperature", "mirostat")
+"""With mirostat, ``common_sampler_init`` builds no other sampler (the temperature is plain)."""
+ORDER = (*stage_order(), "mirostat")
+
+
+def chain_stages(samplers: tuple[str, ...] = DEFAULT_SAMPLERS, mirostat: bool = False) -> tuple[str, ...]:
+    """The stages llama.cpp may run, in order: mirostat's short chain, or ``samplers``'."""
+    return MIROSTAT_ORDER if mirostat else stage_order(samplers)
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,13 @@ class StageSettings:
     logit_bias: tuple[tuple[int, float], ...] = ()
     xtc_fires: bool = True
     """XTC runs only when a draw falls below its probability: True shows it when it does."""
+    mirostat_mu: float | tuple[float, ...] | None = None
+    """Mirostat's μ, one for all rows or one per row; None: its first value, 2 τ."""
+
+    def for_row(self, row: int) -> StageSettings:
+        if isinstance(self.mirostat_mu, tuple):
+            return replace(self, mirostat_mu=self.mirostat_mu[row])
+        return self
 
     @classmethod
     def of(cls, settings: dict) -> StageSettings:
@@ -162,8 +176,8 @@ def run(logits: torch.Tensor, stages: list[tuple[str, float]], native: bool | No
     chain = _native_row if (native is not False and module is not None) else _ported_row
     rows = logits.detach().to("cpu", torch.float32).numpy()
     tokens = context.rows(len(rows)).numpy().astype(np.int32)
-    per_row = [chain(row, stages, window(row_tokens, settings.penalty_last_n), settings)
-               for row, row_tokens in zip(rows, tokens)]
+    per_row = [chain(row, stages, window(row_tokens, settings.penalty_last_n), settings.for_row(index))
+               for index, (row, row_tokens) in enumerate(zip(rows, tokens))]
     notes = stage_notes(dict(stages), settings)
     return [
         StageOutput(
@@ -197,6 +211,9 @@ NATIVE_SAMPLERS: dict[str, Callable] = {
     # A probability of 1 always fires (its draw is below 1); one that does not fire is no stage.
     "xtc_probability": lambda llama, value, settings: llama.llama_sampler_init_xtc(
         1.0 if settings.xtc_fires else 0.0, settings.xtc_threshold, 0, 0),
+    # A fresh sampler's μ is 2 τ: one built with τ = μ / 2 cuts at μ (its draw and update are not used).
+    "mirostat": lambda llama, value, settings: llama.llama_sampler_init_mirostat_v2(
+        0, _mirostat_mu(value, settings) / 2, 0.0),
     # common/sampling.cpp builds the temperature stage with temp_ext; with no range it is plain temp.
     "temperature": lambda llama, value, settings: llama.llama_sampler_init_temp_ext(
         value, settings.dynatemp_range, settings.dynatemp_exponent),
@@ -444,6 +461,21 @@ def _xtc(candidates: Candidates, settings: StageSettings) -> None:
         candidates.keep(slice(int(last_above), None), True)
 
 
+def _mirostat_mu(tau: float, settings: StageSettings) -> float:
+    return float(FLOAT(2 * FLOAT(tau)) if settings.mirostat_mu is None else FLOAT(settings.mirostat_mu))
+
+
+def _mirostat_v2(candidates: Candidates, mu: float) -> None:
+    """``llama_sampler_mirostat_v2_apply``'s cut: sorted, the tokens up to the first whose surprise
+    ``-log2f(p)`` exceeds μ (at least one), renormalised."""
+    if not candidates.sorted:
+        _sort_descending(candidates, len(candidates.ids))
+    with np.errstate(divide="ignore"):
+        surprise = -np.log2(_softmax(candidates).astype(np.float64)).astype(FLOAT)
+    over = np.flatnonzero(surprise > FLOAT(mu))
+    candidates.keep(slice(0, max(int(over[0]) if len(over) else len(surprise), 1)), True)
+
+
 def _logit_bias(candidates: Candidates, biases: tuple[tuple[int, float], ...]) -> None:
     logits = candidates.logits.copy()
     for token, bias in biases:
@@ -460,6 +492,7 @@ PORTED: dict[str, Callable[[Candidates, float, StageSettings], None]] = {
     "min_p": lambda candidates, value, settings: _min_p(candidates, value),
     "xtc_probability": lambda candidates, value, settings: _xtc(candidates, settings),
     "temperature": _temperature_ext,
+    "mirostat": lambda candidates, value, settings: _mirostat_v2(candidates, _mirostat_mu(value, settings)),
 }
 
 
