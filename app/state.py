@@ -103,6 +103,10 @@ SAMPLING_CONTROLS = (
     Control("xtc_threshold", 0.1, 0.0, 1.0, 0.01),
     Control("dynatemp_range", 0.0, 0.0, 2.0, 0.05),
     Control("dynatemp_exponent", 1.0, 0.0, 3.0, 0.05),
+    Control("dry_multiplier", 0.0, 0.0, 3.0, 0.05),
+    Control("dry_base", 1.75, 1.0, 4.0, 0.05),
+    Control("dry_allowed_length", 2, 0, 10, 1, integer=True),
+    Control("dry_penalty_last_n", 64, 0, 1024, 1, integer=True),
     Control("mirostat", 0, 0, 2, 2, integer=True),
     Control("mirostat_tau", 5.0, 0.0, 10.0, 0.1),
     Control("mirostat_eta", 0.1, 0.0, 1.0, 0.01),
@@ -253,8 +257,9 @@ def parse_logit_bias(text: str, vocab: int | None = None) -> tuple[tuple[tuple[i
 
 def unsupported(order: str) -> set[str]:
     """Sampling controls that the ``order``'s engine does not have (shown disabled)."""
-    return ({name for name in OFF if name not in SUPPORTED[order]}
-            | {name for name, (owners, _) in SETTINGS_OF_A_STAGE.items() if order not in owners})
+    lacking = ({name for name in OFF if name not in SUPPORTED[order]}
+               | {name for name, (owners, _) in SETTINGS_OF_A_STAGE.items() if order not in owners})
+    return lacking & {control.name for control in SAMPLING_CONTROLS}
 
 
 OFF_SETTINGS = {control.name: control.default for control in SAMPLING_CONTROLS if control.name != "order"}

@@ -219,8 +219,26 @@ TEXT: dict[str, dict[str, str]] = {
                                   "beyond ±100, repeated, or past 64): {entries}",
                             "zh": "未使用的 logit 偏置条目（格式不是 id:偏置、id 超出词表、偏置超过 ±100、重复或超过 64 个）："
                                   "{entries}"},
-    "llama_samplers": {"en": "llama.cpp's samplers: top-n-sigma, XTC, dynamic temperature, mirostat, order",
-                       "zh": "llama.cpp 的采样器：top-n-sigma、XTC、动态温度、mirostat、顺序"},
+    "llama_samplers": {"en": "llama.cpp's samplers: DRY, top-n-sigma, XTC, dynamic temperature, mirostat, order",
+                       "zh": "llama.cpp 的采样器：DRY、top-n-sigma、XTC、动态温度、mirostat、顺序"},
+    "dry_multiplier": {"en": "DRY multiplier (0 = off)", "zh": "DRY 乘数（0 = 关闭）"},
+    "dry_multiplier_help": {
+        "en": "DRY (don't repeat yourself) penalises a token that would extend a repeat of earlier text: by "
+        "multiplier × base^(repeat length − allowed length), when the repeat is at least the allowed length. "
+        "A repeat does not reach back past a sequence breaker (llama.cpp's defaults: newline, colon, quote, "
+        "asterisk), and a breaker itself is never penalised.",
+        "zh": "DRY（不要重复自己）惩罚会延长先前文本重复的词元：当重复长度不小于允许长度时，减去 乘数 × 底数^(重复长度 − 允许长度)。"
+        "重复不会越过序列分隔符向前延伸（llama.cpp 的默认分隔符：换行、冒号、引号、星号），分隔符本身也不会受罚。",
+    },
+    "dry_base": {"en": "DRY base", "zh": "DRY 底数"},
+    "dry_base_help": {"en": "How fast the penalty grows with the length of the repeat.",
+                      "zh": "惩罚随重复长度增长的速度。"},
+    "dry_allowed_length": {"en": "DRY allowed length", "zh": "DRY 允许长度"},
+    "dry_allowed_length_help": {"en": "Repeats shorter than this go unpunished.", "zh": "短于这个长度的重复不受惩罚。"},
+    "dry_penalty_last_n": {"en": "DRY last n tokens (0 = off)", "zh": "DRY 检查最近 n 个词元（0 = 关闭）"},
+    "dry_penalty_last_n_help": {"en": "How many of the last tokens DRY searches for repeats.",
+                                "zh": "DRY 在最近多少个词元中寻找重复。"},
+    "threshold_dry_multiplier": {"en": "DRY: {value:,.0f} tokens penalised", "zh": "DRY：{value:,.0f} 个词元受到惩罚"},
     "top_n_sigma": {"en": "top_n_sigma (≤ 0 = off)", "zh": "top_n_sigma（≤ 0 = 关闭）"},
     "top_n_sigma_help": {
         "en": "Keeps the tokens whose logit is within n standard deviations (over the logits still there) of "

@@ -36,6 +36,7 @@ OFF: dict[str, float] = {
     "top_n_sigma": -1.0,
     "xtc_probability": 0.0,
     "mirostat": 0,
+    "dry_multiplier": 0.0,
     "logit_bias": (),
 }
 LLAMA_ORDERS = ("llama.cpp", "custom")
@@ -44,6 +45,10 @@ SETTINGS_OF_A_STAGE: dict[str, tuple[tuple[str, ...], Any]] = {
     "xtc_threshold": (LLAMA_ORDERS, 0.1),
     "dynatemp_range": (LLAMA_ORDERS, 0.0),
     "dynatemp_exponent": (LLAMA_ORDERS, 1.0),
+    "dry_base": (LLAMA_ORDERS, 1.75),
+    "dry_allowed_length": (LLAMA_ORDERS, 2),
+    "dry_penalty_last_n": (LLAMA_ORDERS, 64),
+    "dry_sequence_breakers": (LLAMA_ORDERS, llama_cpp.DEFAULT_DRY_BREAKERS),
     "mirostat_tau": (LLAMA_ORDERS, 5.0),
     "mirostat_eta": (LLAMA_ORDERS, 0.1),
     "samplers": (("custom",), DEFAULT_SAMPLERS),
@@ -129,6 +134,9 @@ class SamplingConfig:
       deviations of the largest; XTC (``xtc_probability``, ``xtc_threshold``) removes, when it fires,
       every token of probability ≥ threshold but the least likely of them; ``dynatemp_range`` and
       ``dynatemp_exponent`` make temperature depend on the entropy (llama.cpp's ``temp_ext``).
+      DRY (``dry_multiplier``, after the penalties) subtracts ``multiplier · base^(n − allowed)``
+      from a token that would extend a repeat of ``n`` > ``dry_allowed_length`` tokens among the
+      last ``dry_penalty_last_n``; a repeat does not reach back past a sequence breaker.
     - ``mirostat=2`` (llama.cpp's mirostat v2, in both llama.cpp orders) replaces the chain, as
       ``common_sampler_init`` does: logit bias → temperature → mirostat, which keeps the tokens
       whose surprise ``-log2 p`` is at most μ (2 · ``mirostat_tau`` at first; `generate` moves it
@@ -168,6 +176,11 @@ class SamplingConfig:
     xtc_threshold: float = 0.1
     dynatemp_range: float = 0.0
     dynatemp_exponent: float = 1.0
+    dry_multiplier: float = 0.0
+    dry_base: float = 1.75
+    dry_allowed_length: int = 2
+    dry_penalty_last_n: int = 64
+    dry_sequence_breakers: tuple[str, ...] = llama_cpp.DEFAULT_DRY_BREAKERS
     mirostat: int = 0
     mirostat_tau: float = 5.0
     mirostat_eta: float = 0.1
@@ -197,6 +210,18 @@ class SamplingConfig:
         _check_range("dynatemp_range", _number("dynatemp_range", self.dynatemp_range), 0.0, math.inf, "[)")
         _check_range("dynatemp_exponent", _number("dynatemp_exponent", self.dynatemp_exponent), 0.0, math.inf,
                      "[)")
+        _check_range("dry_multiplier", _number("dry_multiplier", self.dry_multiplier), 0.0, math.inf, "[)")
+        _check_range("dry_base", _number("dry_base", self.dry_base), 0.0, math.inf, "[)")
+        _check_range("dry_allowed_length", _number("dry_allowed_length", self.dry_allowed_length, integer=True), 0,
+                     math.inf, "[)")
+        _check_range("dry_penalty_last_n", _number("dry_penalty_last_n", self.dry_penalty_last_n, integer=True), 0,
+                     math.inf, "[)")
+        breakers = self.dry_sequence_breakers
+        if isinstance(breakers, str) or not all(isinstance(breaker, str) for breaker in breakers):
+            raise ValueError(f"dry_sequence_breakers must be a sequence of strings, got {breakers!r}")
+        object.__setattr__(self, "dry_sequence_breakers", tuple(breakers))
+        object.__setattr__(self, "dry_allowed_length", int(self.dry_allowed_length))
+        object.__setattr__(self, "dry_penalty_last_n", int(self.dry_penalty_last_n))
         _number("mirostat", self.mirostat, integer=True)
         if self.mirostat not in (0, 2):
             raise ValueError(f"mirostat must be 0 (off) or 2 (mirostat v2; v1 is not offered), got {self.mirostat!r}")

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -24,6 +24,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from sampling.config import SamplingConfig, model_defaults
 from sampling.engines import REMOVED, Context
+from sampling.engines.base import Vocabulary
 from sampling.limits import Limits, check_count
 from sampling.metrics import entropy_of_logits
 from sampling.pipeline import logits_to_draw_from, mirostat_update, sample
@@ -159,11 +160,12 @@ class NextToken:
     logits: torch.Tensor
     """float32 logits ``[vocab]`` on the CPU."""
     prompt: Prompt
+    vocabulary: Vocabulary | None = None
 
     @property
     def context(self) -> Context:
         """The prompt's tokens: what the penalties count for the next token."""
-        return Context.of(self.prompt.ids)
+        return Context.of(self.prompt.ids, vocabulary=self.vocabulary)
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,16 @@ class ModelHandle:
         """The visible label of every token id, decoded once (charts label thousands per rerun)."""
         return tuple(token_labels(self.tokenizer, range(self.vocab_size)))
 
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """Each token's text alone ("" for ids past the tokenizer's), and its encode without
+        special tokens: what DRY's sequence breakers need."""
+        def decode_each() -> list[str]:
+            known = min(len(self.tokenizer), self.vocab_size)
+            return self.tokenizer.batch_decode([[token] for token in range(known)]) + [""] * (self.vocab_size - known)
+
+        return Vocabulary(decode_each, partial(self.tokenizer.encode, add_special_tokens=False))
+
     def labels(self, token_ids: Sequence[int]) -> list[str]:
         return [self.vocabulary_labels[int(token_id)] for token_id in token_ids]
 
@@ -270,7 +282,7 @@ class ModelHandle:
     @torch.inference_mode()
     def next_token_logits(self, prompt: str) -> NextToken:
         encoded = self.encode(prompt)
-        return NextToken(self.logits_after(encoded.ids), encoded)
+        return NextToken(self.logits_after(encoded.ids), encoded, self.vocabulary)
 
     @torch.inference_mode()
     def logits_after(self, token_ids: Sequence[int]) -> torch.Tensor:
@@ -317,8 +329,8 @@ class ModelHandle:
         generated = torch.zeros((n, 0), dtype=torch.long)
         mirostat_mu = torch.full((n,), 2 * config.mirostat_tau, dtype=torch.float32) if config.mirostat else None
         for step in range(max_new_tokens):
-            final_logits = logits_to_draw_from(logits, config, Context.of(encoded.ids, generated), generator,
-                                               mirostat_mu)
+            context = Context.of(encoded.ids, generated, self.vocabulary)
+            final_logits = logits_to_draw_from(logits, config, context, generator, mirostat_mu)
             probs = torch.softmax(final_logits, dim=-1)
             next_ids = sample(probs, 1, generator).squeeze(1)
             if mirostat_mu is not None:

@@ -129,7 +129,7 @@ def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | No
     check_finite(inputs)
     active = config.active()
     if context is None:
-        penalties = [name for name in PENALTIES if name in active]
+        penalties = [name for name in (*PENALTIES, "dry_multiplier") if name in active]
         if penalties:
             raise ValueError(f"{', '.join(penalties)} act on the tokens before this one: pass them as "
                              "context=Context.of(prompt_ids)")
@@ -311,7 +311,7 @@ def _explain_xtc(stage: Stage) -> dict[str, torch.Tensor | float]:
 
 
 _EXPLAINERS: dict[str, Callable[[Stage], dict[str, torch.Tensor | float]]] = {
-    **dict.fromkeys(CONTEXT_STAGES, _explain_penalty),
+    **dict.fromkeys((*CONTEXT_STAGES, "dry_multiplier"), _explain_penalty),
     "top_n_sigma": _explain_weakest_kept,
     "mirostat": _explain_weakest_kept,
     "xtc_probability": _explain_xtc,

@@ -32,7 +32,7 @@ CHART = "[data-testid='stVegaLiteChart']"
 # Words a 中文 page may keep in Latin letters: parameter and engine names, units and model names.
 ALLOWED_LATIN = re.compile(
     r"top_p|top_k|min_p|typical_p|epsilon_cutoff|eta_cutoff|temperature|repetition_penalty|frequency_penalty|"
-    r"presence_penalty|penalty_last_n|top_n_sigma|top-n-sigma|XTC|xtc_\w+|dynatemp_\w+|logit_bias|samplers|--samplers|custom|"
+    r"presence_penalty|penalty_last_n|top_n_sigma|top-n-sigma|XTC|xtc_\w+|dynatemp_\w+|DRY|dry_\w+|mirostat\w*|logit_bias|samplers|--samplers|custom|"
     r"transformers|vLLM|vllm|llama\.cpp|"
     r"llama-cpp-python|logits?|softmax|KL|JS|BLEU|self-BLEU|distinct-[\dn]|CSV|hub|gpt2|Qwen[\w./-]*|fortune-\w+|"
     r"keyboard_(?:double_)?arrow_(?:right|down|up|left)|"  # the names of Streamlit's icons, drawn as glyphs

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from sampling import SamplingConfig, apply
+from sampling import Context, SamplingConfig, apply
 from sampling.engines import llama_cpp
 from sampling.engines.llama_cpp import native_module
 from sampling.pipeline import chain
@@ -76,9 +76,15 @@ def random_config(rng: random.Random, logits: torch.Tensor) -> SamplingConfig:
         dynatemp_range=rng.uniform(0.05, 1.5) if temperature > 0 and on(0.3) else 0.0,
         dynatemp_exponent=rng.uniform(0.2, 3.0),
         logit_bias={rng.randrange(vocab): rng.uniform(-100, 100) for _ in range(rng.randint(1, 4))} if on(0.2) else (),
+        # llama.cpp builds DRY's sequence breakers from a GGUF vocabulary only: compared without them.
+        dry_multiplier=rng.uniform(0.05, 3.0) if on(0.25) else 0.0,
+        dry_base=rng.choice([1.75, rng.uniform(0.5, 4.0)]),
+        dry_allowed_length=rng.randint(0, 4),
+        dry_penalty_last_n=rng.choice([64, rng.randint(0, 40)]),
+        dry_sequence_breakers=(),
     )
     if on(0.08):
-        mirostat = {name: values[name] for name in ("temperature", "logit_bias")}
+        mirostat = {name: values[name] for name in ("temperature", "logit_bias", "dry_sequence_breakers")}
         return SamplingConfig(order=rng.choice(["llama.cpp", "custom"]), mirostat=2,
                               mirostat_tau=rng.uniform(0.05, 12.0), **mirostat)
     if on(0.4):
@@ -93,14 +99,14 @@ def kept_logits(trace, row: int) -> list[float]:
     return sorted(trace.logits.reshape(-1, vocab)[row][trace.kept.reshape(-1, vocab)[row]].tolist())
 
 
-def nan_entropy_at_typical(logits: torch.Tensor, config: SamplingConfig, row: int) -> bool:
+def nan_entropy_at_typical(logits: torch.Tensor, config: SamplingConfig, context: Context, row: int) -> bool:
     """llama.cpp's typical entropy is NaN when a candidate entering it has probability 0 in float32:
     rebuild the candidates array typical receives by running the port's stages before it."""
     if config.typical_p == 1:
         return False
     values = logits.reshape(-1, logits.shape[-1])[row].numpy()
     candidates = llama_cpp.Candidates(np.arange(len(values)), values.astype(np.float32))
-    settings = llama_cpp.StageSettings.of(config.stage_settings())
+    settings = llama_cpp.StageSettings.of(config.stage_settings()).for_row(0, context.prompt.numpy())
     stages = chain(config)
     active = config.active()
     for name in stages[: stages.index("typical_p")]:
@@ -117,8 +123,17 @@ def test_native_and_hand_written_chains_agree_on_random_cases():
     for case in range(CASES):
         logits = random_logits(rng, torch_rng)
         config = random_config(rng, logits)
-        native = apply(logits, config, llama_cpp="native")
-        ported = apply(logits, config, llama_cpp="port")
+        # A context with many repeats of a few tokens, for DRY; tokens of a logit no other token has,
+        # so that which of several tied tokens an earlier stage kept cannot decide what DRY penalises.
+        unique = set(range(logits.shape[-1]))
+        for row_logits in logits.reshape(-1, logits.shape[-1]):
+            values, counts = row_logits.unique(return_counts=True)
+            unique &= set(torch.isin(row_logits, values[counts == 1]).nonzero().flatten().tolist())
+        unique = sorted(unique)
+        alphabet = rng.sample(unique, min(len(unique), rng.randint(1, 4)))
+        context = Context.of([rng.choice(alphabet) for _ in range(rng.randint(0, 60))] if alphabet else [])
+        native = apply(logits, config, llama_cpp="native", context=context)
+        ported = apply(logits, config, llama_cpp="port", context=context)
         assert "llama-cpp-python" in native.implementation and "port" in ported.implementation
         rows_native = native.kept.reshape(-1, logits.shape[-1])
         rows_ported = ported.kept.reshape(-1, logits.shape[-1])
@@ -131,13 +146,13 @@ def test_native_and_hand_written_chains_agree_on_random_cases():
                 values_ported = ported.final_logits.reshape(rows_native.shape)[row][kept]
                 if torch.allclose(values_native, values_ported, rtol=1e-5, atol=0):
                     outcome = "identical"
-                elif nan_entropy_at_typical(logits, config, row):
+                elif nan_entropy_at_typical(logits, config, context, row):
                     outcome = "differ where llama.cpp's typical entropy is NaN"
                 else:
                     outcome = "differ otherwise"
             elif kept_logits(native, row) == kept_logits(ported, row):
                 outcome = "differ only among tied tokens"
-            elif nan_entropy_at_typical(logits, config, row):
+            elif nan_entropy_at_typical(logits, config, context, row):
                 outcome = "differ where llama.cpp's typical entropy is NaN"
             else:
                 outcome = "differ otherwise"
@@ -150,7 +165,7 @@ def test_native_and_hand_written_chains_agree_on_random_cases():
         covered["-inf"] += bool(torch.isinf(logits).any())
         covered["ties"] += logits.unique().numel() < logits.numel()
         covered["greedy"] += config.temperature == 0
-        for name in ("top_n_sigma", "xtc_probability", "logit_bias", "mirostat"):
+        for name in ("top_n_sigma", "xtc_probability", "logit_bias", "mirostat", "dry_multiplier"):
             covered[name] += name in config.active()
         covered["dynamic temperature"] += config.dynatemp_range > 0
         covered["custom order"] += config.order == "custom"
@@ -159,5 +174,6 @@ def test_native_and_hand_written_chains_agree_on_random_cases():
         + ", ".join(f"{count} {outcome}" for outcome, count in outcomes.most_common())
     )
     assert all(covered[name] > 0 for name in ("vocab 1", "vocab 2", "vocab 152064", "batched", "-inf", "ties", "greedy",
-                                              "top_n_sigma", "xtc_probability", "logit_bias", "mirostat", "dynamic temperature",
+                                              "top_n_sigma", "xtc_probability", "logit_bias", "mirostat", "dry_multiplier",
+                                              "dynamic temperature",
                                               "custom order"))

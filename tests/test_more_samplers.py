@@ -12,6 +12,7 @@ import torch
 from apptest_helpers import new_app, panel_charts, plain_text
 from sampling import Context, SamplingConfig, apply, chain, load_model
 from sampling.engines import llama_cpp
+from sampling.engines.base import Vocabulary
 from sampling.pipeline import logits_to_draw_from
 
 LLAMA_CHOICES = ["port"] + (["native"] if llama_cpp.native_module() is not None else [])
@@ -211,3 +212,90 @@ def test_generate_moves_mirostat_mu_after_every_draw():
             assert token.tokens_kept == int(trace.kept.sum())
             mu = mu - 0.5 * (-math.log2(token.probability) - 3.0)
     assert len({token.tokens_kept for c in generation.continuations for token in c.tokens}) > 1, "μ moved the cut"
+
+
+# llama.cpp's own cases for these samplers (tests/test-sampling.cpp, 0.3.36's copy): probabilities
+# in, the context, the distribution out.
+DRY_CASES = [  # probs, last tokens, expected, multiplier, base, allowed length, last n, breaker tokens
+    ([0.25] * 4, [0, 1], [0.25] * 4, 1.0, 1.1, 2, 4, ()),
+    ([0.25] * 4, [0, 1, 2, 0, 1], [0.296923, 0.296923, 0.109232, 0.296923], 1.0, 1.1, 2, 5, ()),
+    ([0.2] * 5, [0, 1, 3, 4, 0, 1], [0.2] * 5, 1.0, 1.1, 2, 6, (3,)),
+    ([0.2] * 5, [0, 1, 2, 0, 1], [0.241818, 0.241818, 0.032727, 0.241818, 0.241818], 2.0, 1.1, 2, 5, ()),
+    ([0.2] * 5, [0, 1, 2, 3, 4, 0, 1], [0.2] * 5, 1.0, 1.1, 4, 7, ()),
+]
+
+
+@pytest.mark.parametrize("choice", LLAMA_CHOICES)
+@pytest.mark.parametrize("probs, tokens, expected, multiplier, base, allowed, last_n, breakers", DRY_CASES)
+def test_dry_on_llama_cpps_own_cases(choice, probs, tokens, expected, multiplier, base, allowed, last_n, breakers):
+    # A breaker token is one whose text contains a breaker string: give those tokens a newline.
+    vocabulary = Vocabulary(lambda: ["\n" if token in breakers else f"t{token}" for token in range(len(probs))],
+                            lambda text: [])
+    config = SamplingConfig(order="llama.cpp", temperature=1.0, top_k=0, top_p=1.0, min_p=0.0,
+                            dry_multiplier=multiplier, dry_base=base, dry_allowed_length=allowed,
+                            dry_penalty_last_n=last_n, dry_sequence_breakers=("\n",) if breakers else ())
+    trace = apply(torch.tensor(probs).log(), config, context=Context.of(tokens, vocabulary=vocabulary),
+                  llama_cpp=choice)
+    assert trace.probs.tolist() == pytest.approx(expected, abs=1e-5)
+
+
+def test_dry_sequence_breakers_come_from_the_tokens_text_as_llama_cpp_builds_them():
+    texts = ["a", "b", "x\n", "\n", "q:", "c"]
+    encode = {":": [4]}.get
+    vocabulary = Vocabulary(lambda: texts, lambda text: encode(text, []))
+    breakers = llama_cpp.dry_breakers(vocabulary, ("\n", "q::"))
+    # Every token containing "\n" is a one-token breaker; "q:" ends with the start of "q::", whose rest
+    # ":" is token 4.
+    assert breakers == {2: [()], 3: [()], 4: [(4,)]}
+    config = SamplingConfig(order="llama.cpp", temperature=1.0, top_k=0, dry_multiplier=1.0, dry_allowed_length=1)
+    logits = torch.zeros(len(texts))
+    # "a b c a b": c would extend the 2-token repeat "a b" → penalty 1.75^(2 − 1). In "a b \n a b" the
+    # token that would extend it is the newline, a breaker, which is never penalised.
+    repeated = apply(logits, config, context=Context.of([0, 1, 5, 0, 1], vocabulary=vocabulary)).final_logits
+    assert repeated.tolist() == pytest.approx([0, 0, 0, 0, 0, -1.75])
+    broken = apply(logits, config, context=Context.of([0, 1, 3, 0, 1], vocabulary=vocabulary)).final_logits
+    assert broken.tolist() == [0.0] * 6
+    with pytest.raises(ValueError, match="DRY's sequence breakers are text"):
+        apply(logits, config, context=Context.of([0, 1]))
+
+
+@pytest.mark.parametrize("choice", LLAMA_CHOICES)
+@pytest.mark.parametrize("n, expected", [(1.0, [0.0, 0.0, 0.428571, 0.571429]), (0.0, [0.1, 0.2, 0.3, 0.4]),
+                                         (3.0, [0.1, 0.2, 0.3, 0.4])])
+def test_top_n_sigma_on_llama_cpps_own_cases(choice, n, expected):
+    config = SamplingConfig(top_n_sigma=n, **LLAMA)
+    assert apply(torch.tensor([0.1, 0.2, 0.3, 0.4]).log(), config, llama_cpp=choice).probs.tolist() == pytest.approx(
+        expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("choice", LLAMA_CHOICES)
+@pytest.mark.parametrize("threshold, kept_probs", [(0.09, [0.1]), (0.19, [0.2, 0.1]), (0.29, [0.3, 0.2, 0.1]),
+                                                   (0.39, [0.4, 0.3, 0.2, 0.1])])
+def test_xtc_on_llama_cpps_own_cases(choice, threshold, kept_probs):
+    probs = torch.tensor([0.4, 0.3, 0.2, 0.1])
+    trace = apply(probs.log(), SamplingConfig(xtc_probability=0.99, xtc_threshold=threshold, **LLAMA), llama_cpp=choice)
+    assert sorted(probs[trace.kept].tolist(), reverse=True) == pytest.approx(kept_probs)
+
+
+def test_dry_follows_the_context_in_generate_and_on_the_page():
+    handle = load_model("fortune-small")
+    config = SamplingConfig(order="llama.cpp", temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, dry_multiplier=2.0,
+                            dry_allowed_length=1)
+    prompt = "the cat sat on the mat. the cat sat on the"
+    generation = handle.generate(prompt, config, n=2, max_new_tokens=8, seed=0, return_logits=True)
+    for row, continuation in enumerate(generation.continuations):
+        ids = [token.id for token in continuation.tokens]
+        for step, token in enumerate(continuation.tokens):
+            context = Context.of(generation.prompt.ids, torch.tensor([ids[:step]]), handle.vocabulary)
+            expected = apply(generation.step_logits[step, row], config, context=context).probs[token.id]
+            assert token.probability == pytest.approx(float(expected), rel=1e-5)
+    next_token = handle.next_token_logits(prompt)
+    penalised = apply(next_token.logits, config, context=next_token.context).stages[0].details["penalised"]
+    assert int(penalised) > 0, "the prompt repeats itself: DRY penalises the token that would go on"
+
+    at = new_app()
+    at.query_params.update({"prompt": prompt, "a_order": "llama.cpp", "a_dry_multiplier": "2",
+                            "a_dry_allowed_length": "1"})
+    at.run()
+    assert not at.exception, at.exception
+    assert f"DRY: {int(penalised)} tokens penalised" in [plain_text(caption.value) for caption in at.caption]

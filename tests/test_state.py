@@ -33,7 +33,8 @@ def test_panel_config_switches_off_what_the_engine_lacks():
     values.update({"a_order": "vllm", "a_typical_p": 0.5, "a_eta_cutoff": 0.01, "a_top_p": 0.8})
     assert state.panel_config(values, "a") == SamplingConfig(order="vllm", top_p=0.8, temperature=0.9)
     llama_only = {"penalty_last_n", "top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range",
-                  "dynatemp_exponent", "mirostat", "mirostat_tau", "mirostat_eta", "samplers"}
+                  "dynatemp_exponent", "mirostat", "mirostat_tau", "mirostat_eta", "samplers", "dry_multiplier",
+                  "dry_base", "dry_allowed_length", "dry_penalty_last_n"}
     assert state.unsupported("vllm") == {"typical_p", "epsilon_cutoff", "eta_cutoff", *llama_only}
     assert state.unsupported("transformers") == {"frequency_penalty", "presence_penalty", *llama_only}
     assert state.unsupported("llama.cpp") == {"epsilon_cutoff", "eta_cutoff", "samplers"}

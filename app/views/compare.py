@@ -143,7 +143,8 @@ def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
         control_slider(panel, controls[name], lang)
     folded = {"advanced": ("top_k", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"),
               "penalties": ("repetition_penalty", "frequency_penalty", "presence_penalty", "penalty_last_n"),
-              "llama_samplers": ("top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range",
+              "llama_samplers": ("dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n",
+                                 "top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range",
                                  "dynatemp_exponent", "mirostat", "mirostat_tau", "mirostat_eta")}
     for title, names in folded.items():
         with st.expander(t(lang, title)):
@@ -334,7 +335,8 @@ def step_through(panel: str, generation, drawn: tuple, lang: str) -> None:
         before = [token.id for token in tokens[:step]]
         with resources.request(lang) as work:
             logits = resources.logits_after(name, (*generation.prompt.ids, *before), request=work)
-        context = sampling.Context.of(generation.prompt.ids, torch.tensor([before], dtype=torch.long))
+        context = sampling.Context.of(generation.prompt.ids, torch.tensor([before], dtype=torch.long),
+                                      resources.model(name).vocabulary)
         trace = sampling.apply(logits, config, context=context)
         token = tokens[step]
         st.caption(safe_markdown(template(lang, "step_drawn"), step=step + 1, label=token.label,

@@ -7,7 +7,8 @@ token was removed) and a chain is an ordered list of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 
@@ -17,6 +18,19 @@ REMOVED = float("-inf")
 
 PENALTIES = ("repetition_penalty", "frequency_penalty", "presence_penalty")
 """The stages that act on the context: the tokens already there, not the distribution's shape."""
+
+
+@dataclass(frozen=True, eq=False)
+class Vocabulary:
+    """The text of every token (decoded on first use), and the tokenizer's ``encode`` without
+    special tokens: what turns DRY's sequence breakers, which are text, into tokens."""
+
+    decode_each: Callable[[], Sequence[str]]
+    encode: Callable[[str], list[int]]
+
+    @cached_property
+    def texts(self) -> tuple[str, ...]:
+        return tuple(self.decode_each())
 
 
 @dataclass(frozen=True)
@@ -31,15 +45,19 @@ class Context:
 
     prompt: torch.Tensor
     generated: torch.Tensor
+    vocabulary: Vocabulary | None = field(default=None, compare=False)
+    """The model's tokens as text, for DRY's sequence breakers."""
 
     @classmethod
-    def of(cls, prompt: Sequence[int] | torch.Tensor, generated: torch.Tensor | None = None) -> Context:
-        """A context from the prompt's token ids and, optionally, ``[batch, steps]`` generated ids."""
+    def of(cls, prompt: Sequence[int] | torch.Tensor, generated: torch.Tensor | None = None,
+           vocabulary: Vocabulary | None = None) -> Context:
+        """A context from the prompt's token ids and, optionally, ``[batch, steps]`` generated ids
+        and the model's `Vocabulary` (needed by DRY's sequence breakers)."""
         prompt = torch.as_tensor(prompt, dtype=torch.long).reshape(-1)
         generated = torch.zeros((1, 0), dtype=torch.long) if generated is None else generated.long()
         if generated.dim() != 2:
             raise ValueError(f"generated token ids must be [batch, steps], got shape {tuple(generated.shape)}")
-        return cls(prompt.cpu(), generated.cpu())
+        return cls(prompt.cpu(), generated.cpu(), vocabulary)
 
     def rows(self, batch: int) -> torch.Tensor:
         """Prompt then generated ids, ``[batch, length]``, for ``batch`` rows of logits."""

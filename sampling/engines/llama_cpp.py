@@ -29,16 +29,17 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from functools import cache
+from dataclasses import dataclass, field, replace
+from functools import cache, lru_cache
 
 import numpy as np
 import torch
 
-from sampling.engines.base import EMPTY_CONTEXT, PENALTIES, Context, StageOutput
+from sampling.engines.base import EMPTY_CONTEXT, PENALTIES, Context, StageOutput, Vocabulary
 
 SAMPLERS: dict[str, tuple[str, ...]] = {
     "penalties": PENALTIES,
+    "dry": ("dry_multiplier",),
     "top_n_sigma": ("top_n_sigma",),
     "top_k": ("top_k",),
     "typ_p": ("typical_p",),
@@ -50,7 +51,11 @@ SAMPLERS: dict[str, tuple[str, ...]] = {
 """llama.cpp's samplers by their ``--samplers`` names, and the stages each is shown as."""
 SAMPLER_OF = {stage: sampler for sampler, stages in SAMPLERS.items() for stage in stages}
 DEFAULT_SAMPLERS = tuple(SAMPLERS)
-"""``common_params_sampling.samplers`` without DRY, which is not offered here."""
+"""``common_params_sampling.samplers``."""
+DEFAULT_DRY_BREAKERS = ("\n", ":", "\"", "*")
+"""``common_params_sampling.dry_sequence_breakers``."""
+DRY_MAX_BREAKER_CHARS = 40
+DRY_MAX_TAIL_TOKENS = 20
 DEFAULT_PENALTY_LAST_N = 64
 """``common_params_sampling.penalty_last_n``: how many of the last tokens the penalties count."""
 
@@ -80,15 +85,22 @@ class StageSettings:
     dynatemp_range: float = 0.0
     dynatemp_exponent: float = 1.0
     logit_bias: tuple[tuple[int, float], ...] = ()
+    dry_base: float = 1.75
+    dry_allowed_length: int = 2
+    dry_penalty_last_n: int = 64
+    dry_sequence_breakers: tuple[str, ...] = DEFAULT_DRY_BREAKERS
+    dry_breakers: dict | None = None
+    """The sequence breakers as tokens (`dry_breakers`): head token → tails."""
     xtc_fires: bool = True
     """XTC runs only when a draw falls below its probability: True shows it when it does."""
     mirostat_mu: float | tuple[float, ...] | None = None
     """Mirostat's μ, one for all rows or one per row; None: its first value, 2 τ."""
+    tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    """One row's context (`for_row`), all of it: the penalties and DRY take their windows of it."""
 
-    def for_row(self, row: int) -> StageSettings:
-        if isinstance(self.mirostat_mu, tuple):
-            return replace(self, mirostat_mu=self.mirostat_mu[row])
-        return self
+    def for_row(self, row: int, tokens: np.ndarray) -> StageSettings:
+        mu = self.mirostat_mu[row] if isinstance(self.mirostat_mu, tuple) else self.mirostat_mu
+        return replace(self, mirostat_mu=mu, tokens=tokens)
 
     @classmethod
     def of(cls, settings: dict) -> StageSettings:
@@ -174,9 +186,14 @@ def run(logits: torch.Tensor, stages: list[tuple[str, float]], native: bool | No
     if native and module is None:
         raise RuntimeError(f"llama.cpp's own samplers need {NATIVE_REQUIREMENT}: pip install -r requirements-llama.txt")
     chain = _native_row if (native is not False and module is not None) else _ported_row
+    if "dry_multiplier" in dict(stages) and settings.dry_sequence_breakers:
+        if context.vocabulary is None:
+            raise ValueError("DRY's sequence breakers are text: pass the model's vocabulary in the context "
+                             "(Context.of(ids, vocabulary=handle.vocabulary)), or set dry_sequence_breakers=()")
+        settings = replace(settings, dry_breakers=dry_breakers(context.vocabulary, settings.dry_sequence_breakers))
     rows = logits.detach().to("cpu", torch.float32).numpy()
     tokens = context.rows(len(rows)).numpy().astype(np.int32)
-    per_row = [chain(row, stages, window(row_tokens, settings.penalty_last_n), settings.for_row(index))
+    per_row = [chain(row, stages, settings.for_row(index, row_tokens))
                for index, (row, row_tokens) in enumerate(zip(rows, tokens))]
     notes = stage_notes(dict(stages), settings)
     return [
@@ -226,8 +243,8 @@ def _native_logit_bias(llama, biases: tuple[tuple[int, float], ...]):
     return llama.llama_sampler_init_logit_bias(0, len(biases), entries)
 
 
-def _native_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.ndarray,
-                settings: StageSettings) -> list[np.ndarray]:
+def _native_row(row: np.ndarray, stages: list[tuple[str, float]], settings: StageSettings) -> list[np.ndarray]:
+    penalty_window = window(settings.tokens, settings.penalty_last_n)
     llama = native_module()
     data = np.empty(len(row), dtype=TOKEN_DATA)
     data["id"] = np.arange(len(row), dtype=np.int32)
@@ -246,7 +263,19 @@ def _native_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.nda
             candidates = llama.llama_token_data_array(
                 data=penalised.ctypes.data_as(llama.llama_token_data_p), size=len(penalised), selected=-1,
                 sorted=before[1])
-            sampler = _native_penalties(llama, len(row), Penalties.up_to(stages, name, tokens))
+            sampler = _native_penalties(llama, len(row), Penalties.up_to(stages, name, penalty_window))
+        elif name == "dry_multiplier" and settings.dry_breakers:
+            # llama.cpp builds sequence breakers only from a GGUF model's vocabulary: the port's
+            # DRY works on llama.cpp's own candidates array here, as its sampler would.
+            current = _current(llama, candidates)
+            penalties = _dry_penalties(current["id"], value, settings)
+            if penalties is not None:
+                current["logit"] -= penalties
+                candidates.sorted = False
+            outputs.append(_full_row(len(row), current["id"], current["logit"]))
+            continue
+        elif name == "dry_multiplier":
+            sampler = _native_dry(llama, value, settings)
         else:
             sampler = NATIVE_SAMPLERS[name](llama, value, settings)
         try:
@@ -256,6 +285,16 @@ def _native_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.nda
         current = _current(llama, candidates)
         outputs.append(_full_row(len(row), current["id"], current["logit"]))
     return outputs
+
+
+def _native_dry(llama, multiplier: float, settings: StageSettings):
+    """llama.cpp's DRY sampler without sequence breakers (it needs no vocabulary then), given the
+    context's tokens as ``llama_sampler_accept`` would (it keeps the last ``dry_penalty_last_n``)."""
+    sampler = llama.llama_sampler_init_dry(None, multiplier, settings.dry_base, settings.dry_allowed_length,
+                                           settings.dry_penalty_last_n, None, 0)
+    for token in settings.tokens.tolist():
+        llama.llama_sampler_accept(sampler, token)
+    return sampler
 
 
 def _current(llama, candidates) -> np.ndarray:
@@ -476,6 +515,97 @@ def _mirostat_v2(candidates: Candidates, mu: float) -> None:
     candidates.keep(slice(0, max(int(over[0]) if len(over) else len(surprise), 1)), True)
 
 
+@lru_cache(maxsize=8)
+def dry_breakers(vocabulary: Vocabulary, breakers: tuple[str, ...]) -> dict[int, list[tuple[int, ...]]]:
+    """``get_overlapping_token_sequences`` for every breaker: each token whose text contains the
+    breaker (an empty tail), and each token whose text ends with the breaker's start, with the
+    tokens of its rest (at most 20). Breakers longer than 40 characters are cut, as llama.cpp does."""
+    found: dict[int, list[tuple[int, ...]]] = {}
+    for breaker in breakers:
+        breaker = breaker[:DRY_MAX_BREAKER_CHARS]
+        if not breaker:
+            continue
+        for token, word in enumerate(vocabulary.texts):
+            if breaker in word:
+                found.setdefault(token, []).append(())
+                continue
+            for position in (index for index, char in enumerate(word) if char == breaker[0]):
+                overlap = len(word) - position
+                if word[position:] == breaker[:overlap]:
+                    tail = tuple(vocabulary.encode(breaker[overlap:])[:DRY_MAX_TAIL_TOKENS])
+                    if tail not in found.setdefault(token, []):
+                        found[token].append(tail)
+    return found
+
+
+def _dry_penalties(ids: np.ndarray, multiplier: float, settings: StageSettings) -> np.ndarray | None:
+    """``llama_sampler_dry_apply``: for each candidate id, the penalty for extending a repeat of the
+    last ``dry_penalty_last_n`` tokens longer than ``dry_allowed_length``; None where it returns early."""
+    multiplier, base = FLOAT(multiplier), FLOAT(settings.dry_base)
+    allowed, last_n = settings.dry_allowed_length, max(settings.dry_penalty_last_n, 0)
+    if multiplier == 0 or base < 1 or last_n == 0:
+        return None
+    tokens = settings.tokens
+    recent = tokens[len(tokens) - last_n:].tolist() if len(tokens) > last_n else tokens.tolist()
+    count = len(recent)
+    if count <= allowed:
+        return None
+    back = recent[::-1]  # back[i] is ring_buffer.rat(i): i tokens from the end
+    breakers = settings.dry_breakers or {}
+    # Step 1: the nearest sequence breaker limits how far back a repeat may reach.
+    rep_limit = count
+    for i in range(count):
+        longest = -1
+        for tail in breakers.get(back[i], ()):
+            if longest < len(tail) <= i and all(tail[o] == back[i - o - 1] for o in range(len(tail))):
+                longest = len(tail)
+        if longest >= 0:
+            rep_limit = i - longest
+            break
+    if rep_limit < allowed:
+        return None
+    # Step 2: the Z-algorithm, backwards: how far the text before each position repeats the end.
+    repeats, last, left, right = [0] * count, count - 1, 0, 0
+    for k in range(1, count):
+        if k > right:
+            length = 0
+            while length + k < count and back[length] == back[length + k]:
+                length += 1
+            repeats[last - k] = min(length, rep_limit)
+            if length > 0:
+                left, right = k, k + length - 1
+        elif repeats[last - (k - left)] < right - k + 1:
+            repeats[last - k] = min(repeats[last - (k - left)], rep_limit)
+        else:
+            end = right + 1
+            while end < count and back[end] == back[end - k]:
+                end += 1
+            repeats[last - k] = min(end - k, rep_limit)
+            left, right = k, end - 1
+    # Step 3: the token after each repeat would extend it; keep each token's longest.
+    longest_repeat: dict[int, int] = {}
+    for i in range(count - 1):
+        if repeats[i] >= allowed:
+            token = back[count - 2 - i]
+            longest_repeat[token] = max(longest_repeat.get(token, 0), repeats[i])
+    # Step 4: multiplier · base^(length − allowed), the exponent capped so that it stays finite.
+    max_exponent = int(FLOAT(FLOAT(88.7228391) / _logf(np.array([base]))[0])) if base > FLOAT(1.000001) else 0
+    penalties = np.zeros(len(ids), dtype=FLOAT)
+    for index, token in enumerate(ids.tolist()):
+        if token in longest_repeat and () not in breakers.get(token, ()):
+            exponent = longest_repeat[token] - allowed
+            exponent = min(exponent, max_exponent) if max_exponent > 0 else exponent
+            penalties[index] = FLOAT(np.float64(multiplier) * np.float64(base) ** exponent)
+    return penalties
+
+
+def _dry(candidates: Candidates, multiplier: float, settings: StageSettings) -> None:
+    penalties = _dry_penalties(candidates.ids, multiplier, settings)
+    if penalties is not None:
+        candidates.logits = candidates.logits - penalties
+        candidates.sorted = False
+
+
 def _logit_bias(candidates: Candidates, biases: tuple[tuple[int, float], ...]) -> None:
     logits = candidates.logits.copy()
     for token, bias in biases:
@@ -485,6 +615,7 @@ def _logit_bias(candidates: Candidates, biases: tuple[tuple[int, float], ...]) -
 
 PORTED: dict[str, Callable[[Candidates, float, StageSettings], None]] = {
     "logit_bias": lambda candidates, value, settings: _logit_bias(candidates, settings.logit_bias),
+    "dry_multiplier": _dry,
     "top_n_sigma": lambda candidates, value, settings: _top_n_sigma(candidates, value),
     "top_k": lambda candidates, value, settings: _top_k(candidates, int(value)),
     "typical_p": lambda candidates, value, settings: _typical(candidates, value),
@@ -496,8 +627,8 @@ PORTED: dict[str, Callable[[Candidates, float, StageSettings], None]] = {
 }
 
 
-def _ported_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.ndarray,
-                settings: StageSettings) -> list[np.ndarray]:
+def _ported_row(row: np.ndarray, stages: list[tuple[str, float]], settings: StageSettings) -> list[np.ndarray]:
+    penalty_window = window(settings.tokens, settings.penalty_last_n)
     candidates = Candidates(np.arange(len(row)), row.astype(FLOAT))
     outputs = []
     for name, value in stages:
@@ -505,7 +636,7 @@ def _ported_row(row: np.ndarray, stages: list[tuple[str, float]], tokens: np.nda
             if name == next(stage for stage, _ in stages if stage in PENALTIES):
                 before = Candidates(candidates.ids, candidates.logits, candidates.sorted)
             candidates = Candidates(before.ids, before.logits, before.sorted)
-            _penalties(candidates, Penalties.up_to(stages, name, tokens))
+            _penalties(candidates, Penalties.up_to(stages, name, penalty_window))
         else:
             PORTED[name](candidates, value, settings)
         outputs.append(_full_row(len(row), candidates.ids, candidates.logits))
