@@ -265,7 +265,9 @@ def unsupported(order: str) -> set[str]:
 OFF_SETTINGS = {control.name: control.default for control in SAMPLING_CONTROLS if control.name != "order"}
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "transformers generate() defaults": {**OFF_SETTINGS, "order": "transformers", "top_k": 50},
+    # generate() itself is greedy unless the model's generation_config.json sets do_sample (see
+    # MODEL_PRESET); with do_sample=True and nothing else set it samples with its hidden top_k 50.
+    "transformers do_sample=True defaults": {**OFF_SETTINGS, "order": "transformers", "top_k": 50},
     "vLLM defaults": {**OFF_SETTINGS, "order": "vllm"},
     "llama.cpp defaults": {
         **OFF_SETTINGS, "order": "llama.cpp", "temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05,

@@ -2,13 +2,17 @@
 their place in each chain, which tokens each engine counts, and that they follow the context in
 the next-token view, in `generate` and on the page."""
 
+import json
 import re
 
 import numpy as np
 import pytest
 import torch
 
+from transformers import GenerationConfig
+
 from apptest_helpers import new_app
+from hostile_model import build_hostile_model
 from sampling import Context, SamplingConfig, apply, chain, load_model
 from sampling.config import model_defaults
 from sampling.engines import llama_cpp
@@ -148,6 +152,21 @@ def test_the_page_applies_the_penalties_to_the_prompt_tokens():
     at.selectbox(key="b_order").set_value("transformers").run()
     assert at.slider(key="b_frequency_penalty").disabled, "transformers has no frequency penalty"
     assert not at.exception
+
+
+def test_a_locally_built_models_generation_config_gives_its_defaults(tmp_path):
+    path = build_hostile_model(tmp_path / "local")
+    GenerationConfig(do_sample=True, temperature=0.6, top_k=20, top_p=0.85, repetition_penalty=1.2,
+                     bos_token_id=0, eos_token_id=0).save_pretrained(path)
+    handle = load_model(str(path))
+    assert handle.default_config() == SamplingConfig(temperature=0.6, top_k=20, top_p=0.85, repetition_penalty=1.2)
+    assert handle.default_config("vllm") == SamplingConfig(order="vllm", temperature=0.6, top_k=20, top_p=0.85,
+                                                           repetition_penalty=1.2)
+    # A file without do_sample (transformers would not write one; files in the wild have it): generate()
+    # is greedy, while vLLM samples at its temperature.
+    (path / "generation_config.json").write_text(json.dumps({"temperature": 0.6, "eos_token_id": 0}))
+    again = load_model(str(path))
+    assert again.default_config().greedy and again.default_config("vllm").temperature == 0.6
 
 
 def test_the_model_defaults_preset_reads_generation_config_as_each_engine_does(tmp_path):

@@ -94,7 +94,7 @@ def test_presets_and_copy():
     state.apply_preset(values, "a", "llama.cpp defaults")
     assert state.panel_config(values, "a") == SamplingConfig(order="llama.cpp", temperature=0.8, top_k=40,
                                                              top_p=0.95, min_p=0.05)
-    state.apply_preset(values, "b", "transformers generate() defaults")
+    state.apply_preset(values, "b", "transformers do_sample=True defaults")
     assert state.panel_config(values, "b").top_k == 50
     state.copy_panel(values, "a", "b")
     assert state.panel_config(values, "b") == state.panel_config(values, "a")
