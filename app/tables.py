@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 
 from sampling.models import Generation
-from sampling.pipeline import Trace
+from sampling.pipeline import CONTEXT_STAGES, Trace
 from sampling.tokens import unique_labels
 
 Labeller = Callable[[Sequence[int]], list[str]]
@@ -26,13 +26,31 @@ def top_ids(trace: Trace, top_n: int) -> list[int]:
 
 
 def _temperature(trace: Trace) -> float | None:
-    """The temperature the engine divided by (vLLM's raised one included); None for greedy."""
+    """The temperature the engine divided by (vLLM's raised one included, llama.cpp's dynamic one
+    read off the stage); None for greedy."""
     if trace.stage("greedy") is not None:
         return None
     stage = trace.stage("temperature")
     if stage is None:
         return 1.0
+    if trace.config.dynatemp_range > 0:
+        divided = (stage.logits > float("-inf")) & (stage.logits != 0) & (stage.logits_in != 0)
+        return float((stage.logits_in[divided] / stage.logits[divided]).median()) if divided.any() else None
     return stage.value if stage.value > 0 else None
+
+
+def adjusted_logits(trace: Trace) -> torch.Tensor:
+    """The logits the temperature divides: the model's, moved by the stages that act on the context
+    (logit bias, penalties, DRY) where they run before the temperature, as in every engine's
+    default order."""
+    adjusted = trace.logits.clone()
+    for stage in trace.stages:
+        if stage.name == "temperature":
+            break
+        if stage.name in CONTEXT_STAGES:
+            finite = (stage.logits > float("-inf")) & (stage.logits_in > float("-inf"))
+            adjusted[finite] += stage.logits[finite] - stage.logits_in[finite]
+    return adjusted
 
 
 def removed_by(trace: Trace, ids: list[int]) -> list[str]:
@@ -49,7 +67,8 @@ def top_tokens(trace: Trace, labeller: Labeller, top_n: int) -> pd.DataFrame:
     rank order, the final probability and the stage that removed it."""
     ids = top_ids(trace, top_n)
     temperature = _temperature(trace)
-    scaled = trace.logits / temperature if temperature is not None else torch.full_like(trace.logits, float("nan"))
+    logits = adjusted_logits(trace)
+    scaled = logits / temperature if temperature is not None else torch.full_like(trace.logits, float("nan"))
     scaled_probs = torch.softmax(scaled, dim=-1)
     order = torch.argsort(trace.logits, descending=True, stable=True)
     cumulative = torch.empty_like(scaled_probs).scatter_(-1, order, scaled_probs[order].double().cumsum(-1).float())
@@ -58,6 +77,7 @@ def top_tokens(trace: Trace, labeller: Labeller, top_n: int) -> pd.DataFrame:
         "token_id": ids,
         "label": unique_labels(labeller(ids), ids),
         "logit": trace.logits[ids].tolist(),
+        "adjusted_logit": logits[ids].tolist(),
         "scaled_logit": scaled[ids].tolist(),
         "scaled_prob": scaled_probs[ids].tolist(),
         "cumulative": cumulative[ids].tolist(),
@@ -73,10 +93,13 @@ ARITHMETIC_COLUMNS = ("rank", "label", "logit", "scaled_logit", "scaled_prob", "
 
 
 def arithmetic(tokens: pd.DataFrame) -> pd.DataFrame:
-    """The worked arithmetic of the top tokens, from `top_tokens`: logits, logits divided by the
-    temperature, their softmax, its running sum in rank order, the final probability and the stage
-    that removed the token."""
-    return tokens[list(ARITHMETIC_COLUMNS)]
+    """The worked arithmetic of the top tokens, from `top_tokens`: logits (and, where the logit bias,
+    penalties or DRY moved them, the moved logits), logits divided by the temperature, their softmax,
+    its running sum in rank order, the final probability and the stage that removed the token."""
+    columns = list(ARITHMETIC_COLUMNS)
+    if not tokens["adjusted_logit"].equals(tokens["logit"]):
+        columns.insert(columns.index("logit") + 1, "adjusted_logit")
+    return tokens[columns]
 
 
 def thresholds(trace: Trace) -> list[tuple[str, float]]:

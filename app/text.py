@@ -497,13 +497,16 @@ TEXT: dict[str, dict[str, str]] = {
     "bytes_only_try": {"en": " Try {model}, trained on Chinese text.", "zh": "可以试试 {model}，它是用中文训练的。"},
     "arithmetic": {"en": "The arithmetic, token by token", "zh": "逐个词元的计算过程"},
     "arithmetic_help": {
-        "en": "Each logit is divided by the temperature, the softmax turns the results into probabilities, the "
-        "tokens are sorted and their probabilities added up; the filters then cut, and what remains is renormalised.",
-        "zh": "每个 logit 先除以温度，softmax 把结果变成概率，再按概率排序并累加；随后各过滤器截断，剩下的重新归一化。",
+        "en": "Each logit (first moved by the logit bias, the penalties and DRY, where set) is divided by the "
+        "temperature, the softmax turns the results into probabilities, the tokens are sorted and their "
+        "probabilities added up; the filters then cut, and what remains is renormalised.",
+        "zh": "每个 logit（若设置了 logit 偏置、惩罚或 DRY，先按它们调整）除以温度，softmax 把结果变成概率，再按概率排序并累加；"
+        "随后各过滤器截断，剩下的重新归一化。",
     },
     "column_rank": {"en": "rank", "zh": "排名"},
     "column_label": {"en": "token", "zh": "词元"},
     "column_logit": {"en": "logit", "zh": "logit"},
+    "column_adjusted_logit": {"en": "after bias and penalties", "zh": "偏置和惩罚之后"},
     "column_scaled_logit": {"en": "logit / T", "zh": "logit / T"},
     "column_scaled_prob": {"en": "softmax(logit / T)", "zh": "softmax(logit / T)"},
     "column_cumulative": {"en": "cumulative", "zh": "累计"},

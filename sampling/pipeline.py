@@ -16,8 +16,10 @@ from sampling import engines
 from sampling.config import SamplingConfig
 from sampling.engines import PENALTIES, REMOVED, Context, LlamaCppChoice
 
-CONTEXT_STAGES = ("logit_bias", *PENALTIES)
+GREEDY_PROCESSORS = ("logit_bias", *PENALTIES)
 """Processors that run in greedy decoding too, before the argmax."""
+CONTEXT_STAGES = (*GREEDY_PROCESSORS, "dry_multiplier")
+"""Stages that move logits (by the tokens before this one, or by a bias) without removing any."""
 from sampling.limits import Limits, check_count
 
 TIE_RULES: dict[str, str] = {
@@ -177,7 +179,7 @@ def chain(config: SamplingConfig) -> list[str]:
         order = engines.ORDERS[config.order]
     names = [name for name in order if name in active]
     if config.greedy and config.order in ("transformers", "vllm"):
-        return [*(name for name in names if name in CONTEXT_STAGES), "greedy"]
+        return [*(name for name in names if name in GREEDY_PROCESSORS), "greedy"]
     return names
 
 
@@ -311,7 +313,7 @@ def _explain_xtc(stage: Stage) -> dict[str, torch.Tensor | float]:
 
 
 _EXPLAINERS: dict[str, Callable[[Stage], dict[str, torch.Tensor | float]]] = {
-    **dict.fromkeys((*CONTEXT_STAGES, "dry_multiplier"), _explain_penalty),
+    **dict.fromkeys(CONTEXT_STAGES, _explain_penalty),
     "top_n_sigma": _explain_weakest_kept,
     "mirostat": _explain_weakest_kept,
     "xtc_probability": _explain_xtc,

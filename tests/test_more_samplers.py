@@ -9,6 +9,7 @@ import re
 import pytest
 import torch
 
+from app import tables
 from apptest_helpers import new_app, panel_charts, plain_text
 from sampling import Context, SamplingConfig, apply, chain, load_model
 from sampling.engines import llama_cpp
@@ -299,3 +300,25 @@ def test_dry_follows_the_context_in_generate_and_on_the_page():
     at.run()
     assert not at.exception, at.exception
     assert f"DRY: {int(penalised)} tokens penalised" in [plain_text(caption.value) for caption in at.caption]
+
+
+def test_the_arithmetic_table_divides_the_logits_the_engine_divides():
+    handle = load_model("fortune-small")
+    next_token = handle.next_token_logits("the cat sat on the mat. the cat sat on the")
+    config = SamplingConfig(order="llama.cpp", temperature=0.7, top_k=0, top_p=1.0, min_p=0.0, repetition_penalty=1.5,
+                            logit_bias={5: 3.0})
+    trace = apply(next_token.logits, config, context=next_token.context)
+    rows = tables.top_tokens(trace, handle.labels, 20)
+    before_temperature = trace.stage("temperature").logits_in
+    ids = rows["token_id"].tolist()
+    assert rows["adjusted_logit"].tolist() == pytest.approx(before_temperature[ids].tolist(), abs=1e-6)
+    assert rows["scaled_logit"].tolist() == pytest.approx((before_temperature[ids] / 0.7).tolist(), abs=1e-5)
+    assert "adjusted_logit" in tables.arithmetic(rows).columns
+    # Dynamic temperature: the T read off the stage is the one llama.cpp divided by.
+    dynamic = apply(next_token.logits, config.with_values(dynatemp_range=0.5), context=next_token.context)
+    rows = tables.top_tokens(dynamic, handle.labels, 20)
+    kept = dynamic.stage("temperature").logits[ids]
+    assert rows["scaled_logit"].tolist() == pytest.approx(kept.tolist(), rel=1e-5)
+    # Nothing moved the logits: no extra column.
+    plain = tables.top_tokens(apply(next_token.logits, SamplingConfig(temperature=0.7)), handle.labels, 20)
+    assert "adjusted_logit" not in tables.arithmetic(plain).columns
