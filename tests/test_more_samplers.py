@@ -165,6 +165,9 @@ def test_the_page_runs_a_custom_order_from_the_url_and_the_logit_bias():
     assert at.multiselect(key="b_samplers_picked").value == ["temperature", "top_p"]
     assert not at.multiselect(key="b_samplers_picked").disabled
     assert at.multiselect(key="a_samplers_picked").disabled, "only the custom order takes an order"
+    for name in ("top_n_sigma", "xtc_probability", "dry_multiplier", "dynatemp_range", "mirostat"):
+        assert at.slider(key=f"a_{name}").disabled, f"transformers has no {name}"
+        assert not at.slider(key=f"b_{name}").disabled
     a_stages = panel_charts(at)["a"]["stages"].drop_duplicates("stage")["stage"].tolist()
     assert a_stages[:2] == ["raw", "logit_bias"]
     captions = [plain_text(caption.value) for caption in at.caption]
