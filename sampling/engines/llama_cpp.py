@@ -292,7 +292,9 @@ def _native_dry(llama, multiplier: float, settings: StageSettings):
     context's tokens as ``llama_sampler_accept`` would (it keeps the last ``dry_penalty_last_n``)."""
     sampler = llama.llama_sampler_init_dry(None, multiplier, settings.dry_base, settings.dry_allowed_length,
                                            settings.dry_penalty_last_n, None, 0)
-    for token in settings.tokens.tolist():
+    # Its ring buffer keeps the last dry_penalty_last_n tokens: the earlier ones need not be given.
+    last_n = max(settings.dry_penalty_last_n, 0)
+    for token in settings.tokens[max(len(settings.tokens) - last_n, 0):].tolist():
         llama.llama_sampler_accept(sampler, token)
     return sampler
 
@@ -590,12 +592,17 @@ def _dry_penalties(ids: np.ndarray, multiplier: float, settings: StageSettings) 
             longest_repeat[token] = max(longest_repeat.get(token, 0), repeats[i])
     # Step 4: multiplier · base^(length − allowed), the exponent capped so that it stays finite.
     max_exponent = int(FLOAT(FLOAT(88.7228391) / _logf(np.array([base]))[0])) if base > FLOAT(1.000001) else 0
+    penalty_of = {
+        token: FLOAT(np.float64(multiplier) * np.float64(base) ** (
+            min(length - allowed, max_exponent) if max_exponent > 0 else length - allowed))
+        for token, length in longest_repeat.items() if () not in breakers.get(token, ())
+    }
     penalties = np.zeros(len(ids), dtype=FLOAT)
-    for index, token in enumerate(ids.tolist()):
-        if token in longest_repeat and () not in breakers.get(token, ()):
-            exponent = longest_repeat[token] - allowed
-            exponent = min(exponent, max_exponent) if max_exponent > 0 else exponent
-            penalties[index] = FLOAT(np.float64(multiplier) * np.float64(base) ** exponent)
+    if penalty_of:
+        penalised = np.array(sorted(penalty_of))
+        where = np.minimum(np.searchsorted(penalised, ids), len(penalised) - 1)
+        hit = penalised[where] == ids
+        penalties[hit] = np.array([penalty_of[token] for token in penalised], dtype=FLOAT)[where[hit]]
     return penalties
 
 
