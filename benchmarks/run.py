@@ -30,7 +30,7 @@ from transformers.generation.logits_process import (
     TypicalLogitsWarper,
 )
 
-from sampling import SamplingConfig, apply, load_model
+from sampling import Context, SamplingConfig, apply, load_model
 from sampling.metrics import entropy
 
 MODEL = "fortune-base"
@@ -196,15 +196,25 @@ def llama_cpp_pipeline() -> list[Figure]:
     if native_module() is None:
         return [Figure("3b. llama.cpp order, native vs port", "n/a", "<= 2x", False,
                        "llama-cpp-python is not installed (pip install -r requirements-llama.txt)")]
-    row = torch.randn(152_064, generator=torch.Generator().manual_seed(0)) * 3
+    generator = torch.Generator().manual_seed(0)
+    row = torch.randn(152_064, generator=generator) * 3
+    # 256 tokens of context drawn from 40 ids, so that DRY finds repeats.
+    context = Context.of(torch.randint(0, 40, (256,), generator=generator))
+    defaults = SamplingConfig(order="llama.cpp", temperature=0.8, top_k=40, top_p=0.95, min_p=0.05)
     figures = []
     for label, config in (
-        ("llama.cpp defaults", SamplingConfig(order="llama.cpp", temperature=0.8, top_k=40, top_p=0.95, min_p=0.05)),
+        ("llama.cpp defaults", defaults),
         ("top_p 0.9, T 0.7", SamplingConfig(order="llama.cpp", top_p=0.9, temperature=0.7)),
         ("typical 0.9", SamplingConfig(order="llama.cpp", typical_p=0.9)),
+        ("DRY 0.8 over 256 tokens", defaults.with_values(dry_multiplier=0.8, dry_penalty_last_n=256,
+                                                         dry_sequence_breakers=())),
+        ("top-n-sigma 1.5", SamplingConfig(order="llama.cpp", top_n_sigma=1.5)),
+        ("XTC 1 / 0.01", SamplingConfig(order="llama.cpp", xtc_probability=1.0, xtc_threshold=0.01)),
+        ("mirostat v2, T 0.8", SamplingConfig(order="llama.cpp", temperature=0.8, mirostat=2)),
     ):
-        native = best_of(lambda config=config: apply(row, config, llama_cpp="native").probs, repeats=15)
-        port = best_of(lambda config=config: apply(row, config, llama_cpp="port").probs, repeats=15)
+        native = best_of(lambda config=config: apply(row, config, context=context, llama_cpp="native").probs,
+                         repeats=15)
+        port = best_of(lambda config=config: apply(row, config, context=context, llama_cpp="port").probs, repeats=15)
         figures.append(Figure(f"3b. llama.cpp order, native vs port, {label}", f"{native / port:.2f}x", "<= 2x",
                               native <= 2 * port,
                               f"one row of 152,064: native {1000 * native:.1f} ms, port {1000 * port:.1f} ms"))
