@@ -357,15 +357,16 @@ def model_defaults(generation_config: Mapping[str, Any], order: Order = "transfo
     and the repetition penalty through the GGUF file's ``general.sampling`` keys, its own defaults
     (temperature 0.8, top_k 40, top_p 0.95, min_p 0.05) for the rest.
 
-    >>> model_defaults({"do_sample": True, "temperature": 0.7})
-    SamplingConfig(temperature=0.7, top_k=50, top_p=1.0, min_p=0.0, typical_p=1.0, epsilon_cutoff=0.0, \
-eta_cutoff=0.0, repetition_penalty=1.0, frequency_penalty=0.0, presence_penalty=0.0, penalty_last_n=64, \
-order='transformers')
+    The custom order reads it as llama.cpp does.
+
+    >>> model_defaults({"do_sample": True, "temperature": 0.7}).active()
+    {'temperature': 0.7, 'top_k': 50}
     >>> model_defaults({"temperature": 0.7}).greedy, model_defaults({"temperature": 0.7}, "vllm").temperature
     (True, 0.7)
     """
-    values = dict(ENGINE_DEFAULTS[order])
-    keys = MODEL_KEYS[order]
+    engine = "llama.cpp" if order == "custom" else order
+    values = dict(ENGINE_DEFAULTS[engine])
+    keys = MODEL_KEYS[engine]
     for key in sorted(keys, key=lambda key: key == "penalty_repeat"):  # penalty_repeat last: it wins
         if generation_config.get(key) is not None:
             values[keys[key]] = generation_config[key]

@@ -162,6 +162,8 @@ def test_a_locally_built_models_generation_config_gives_its_defaults(tmp_path):
     assert handle.default_config() == SamplingConfig(temperature=0.6, top_k=20, top_p=0.85, repetition_penalty=1.2)
     assert handle.default_config("vllm") == SamplingConfig(order="vllm", temperature=0.6, top_k=20, top_p=0.85,
                                                            repetition_penalty=1.2)
+    # The custom order runs llama.cpp's samplers, so it reads the file as llama.cpp does.
+    assert handle.default_config("custom") == handle.default_config("llama.cpp").with_values(order="custom")
     # A file without do_sample (transformers would not write one; files in the wild have it): generate()
     # is greedy, while vLLM samples at its temperature.
     (path / "generation_config.json").write_text(json.dumps({"temperature": 0.6, "eos_token_id": 0}))
