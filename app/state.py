@@ -197,6 +197,7 @@ def _panel(state: Mapping[str, Any], panel: str) -> tuple[SamplingConfig, list[N
         if control.name != "order"
     }
     adjustments = []
+    values["mirostat"] = 2 if values["mirostat"] else 0  # a URL may say 1: mirostat v1 is not offered
     values["logit_bias"], unusable = parse_logit_bias(values["logit_bias"], state.get("vocab"))
     if unusable:
         adjustments.append(Notice("logit_bias_unusable", {"entries": ", ".join(unusable)}))

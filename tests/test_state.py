@@ -1,6 +1,7 @@
 """The page's state helpers, without Streamlit: URL round trip, presets, one place for the config."""
 
 import io
+import random
 
 import json
 
@@ -151,3 +152,22 @@ def test_the_two_tidy_csv_files_hold_what_their_buttons_promise():
     rows = pd.read_csv(io.BytesIO(continuations_csv(generation, "b")), keep_default_na=False)
     assert set(rows["panel"]) == {"B"} and set(rows["sample"]) == {0, 1} and set(rows["seed"]) == {0}
     assert len(rows) == sum(len(continuation.tokens) for continuation in generation.continuations)
+
+
+def test_panel_config_takes_any_values_the_controls_allow():
+    rng = random.Random(0)
+    controls = [control for control in state.SAMPLING_CONTROLS if control.name != "order"]
+    for _ in range(400):
+        values = state.defaults(SETTINGS)
+        values["a_order"] = rng.choice(state.ORDERS)
+        for control in rng.sample(controls, rng.randint(1, len(controls))):
+            if control.name == "samplers":
+                value = ",".join(rng.sample(list(state.SAMPLERS), rng.randint(0, len(state.SAMPLERS))))
+            elif control.name == "logit_bias":
+                value = f"{rng.randrange(5000)}:{rng.uniform(-150, 150):.1f}, x"
+            else:
+                value, _ = control.parse(str(rng.choice([control.low, control.high, rng.uniform(control.low,
+                                                                                                  control.high)])))
+            values[state.panel_key("a", control.name)] = value
+        config = state.panel_config(values, "a")  # never raises
+        assert config.order == values["a_order"]

@@ -22,6 +22,10 @@ Two implementations compute it:
   NaN entropy (some candidate has probability 0): there llama.cpp's sort sees only NaNs and keeps
   an almost arbitrary set, while this port keeps the candidates in their current order.
 
+One stage is always the port's arithmetic: DRY with sequence breakers, because llama.cpp builds
+the breakers' tokens only from a GGUF model's vocabulary; with the native samplers, the port's DRY
+then works on llama.cpp's own candidates array between llama.cpp's samplers.
+
 `implementation()` says which one runs.
 """
 
