@@ -179,6 +179,10 @@ class GeneratedToken:
     entropy_before_bits: float
     entropy_after_bits: float
     tokens_kept: int
+    xtc_fired: bool = True
+    """Whether llama.cpp's XTC removed tokens at this draw (True where XTC is off or always fires)."""
+    mirostat_mu: float | None = None
+    """Mirostat's μ at this draw, where mirostat is on."""
 
 
 @dataclass(frozen=True)
@@ -330,7 +334,8 @@ class ModelHandle:
         mirostat_mu = torch.full((n,), 2 * config.mirostat_tau, dtype=torch.float32) if config.mirostat else None
         for step in range(max_new_tokens):
             context = Context.of(encoded.ids, generated, self.vocabulary)
-            final_logits = logits_to_draw_from(logits, config, context, generator, mirostat_mu)
+            mu_at_draw = mirostat_mu
+            final_logits, xtc_fired = logits_to_draw_from(logits, config, context, generator, mirostat_mu)
             probs = torch.softmax(final_logits, dim=-1)
             next_ids = sample(probs, 1, generator).squeeze(1)
             if mirostat_mu is not None:
@@ -345,6 +350,8 @@ class ModelHandle:
                 "entropy_before_bits": entropy_of_logits(logits, bits=True),
                 "entropy_after_bits": entropy_of_logits(final_logits, bits=True),
                 "tokens_kept": (final_logits > REMOVED).sum(dim=1),
+                "xtc_fired": xtc_fired,
+                "mirostat_mu": torch.full((n,), torch.nan) if mu_at_draw is None else mu_at_draw,
                 **({"logits": logits} if return_logits else {}),
             })
             if eos is not None:
@@ -369,6 +376,8 @@ class ModelHandle:
                 entropy_before_bits=float(columns["entropy_before_bits"][step, row]),
                 entropy_after_bits=float(columns["entropy_after_bits"][step, row]),
                 tokens_kept=int(columns["tokens_kept"][step, row]),
+                xtc_fired=bool(columns["xtc_fired"][step, row]),
+                mirostat_mu=None if columns["mirostat_mu"][step, row].isnan() else float(columns["mirostat_mu"][step, row]),
             )
             for step, token_id in enumerate(ids)
         )

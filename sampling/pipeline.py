@@ -147,19 +147,22 @@ def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | No
     return Trace(config, inputs, tuple(stages), engines.implementation(config.order, llama_cpp))
 
 
-def logits_to_draw_from(logits: torch.Tensor, config: SamplingConfig, context: Context,
-                        generator: torch.Generator, mirostat_mu: torch.Tensor | None = None) -> torch.Tensor:
-    """The final logits of each row of ``logits`` ``[batch, vocab]`` as a draw sees them: as
-    `apply` computes them, except that llama.cpp's XTC, when its probability is below 1, fires on
-    each row with that probability (one uniform number per row from ``generator``; llama.cpp
-    fires when its number is not above the probability), and mirostat cuts at each row's μ."""
+def logits_to_draw_from(logits: torch.Tensor, config: SamplingConfig, context: Context, generator: torch.Generator,
+                        mirostat_mu: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The final logits of each row of ``logits`` ``[batch, vocab]`` as a draw sees them, and for
+    each row whether llama.cpp's XTC fired: as `apply` computes them, except that XTC, when its
+    probability is below 1, fires on each row with that probability (one uniform number per row
+    from ``generator``; llama.cpp fires when its number is not above the probability), and mirostat
+    cuts at each row's μ."""
     mu = None if mirostat_mu is None else mirostat_mu.tolist()
     final = apply(logits, config, context=context, mirostat_mu=mu).final_logits
+    fired = torch.ones(len(logits), dtype=torch.bool, device=logits.device)
     if "xtc_probability" in config.active() and config.xtc_probability < 1:
         chance = torch.rand(len(logits), generator=generator, device=generator.device).to(logits.device)
+        fired = chance <= config.xtc_probability
         calm = apply(logits, config, context=context, xtc_fires=False).final_logits
-        final = torch.where((chance <= config.xtc_probability)[:, None], final, calm)
-    return final
+        final = torch.where(fired[:, None], final, calm)
+    return final, fired
 
 
 def mirostat_update(mu: torch.Tensor, drawn_probability: torch.Tensor, config: SamplingConfig) -> torch.Tensor:

@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from app import tables
+from app import resources, tables
 from apptest_helpers import new_app, panel_charts, plain_text
 from sampling import Context, SamplingConfig, apply, chain, load_model
 from sampling.engines import llama_cpp
@@ -144,14 +144,24 @@ def test_generate_fires_xtc_on_about_its_share_of_draws():
     context = next_token.context
     generator = torch.Generator().manual_seed(0)
     fired = apply(logits[:1], always, context=context).final_logits
-    drawn = logits_to_draw_from(logits, half, context, generator)
-    share = (drawn == fired).all(dim=1).float().mean().item()
-    assert not torch.equal(fired, apply(logits[:1], never, context=context).final_logits), "the case must cut"
-    assert 0.4 < share < 0.6
-    # In generate: the same seed gives the same text; the chance changes what is drawn.
-    first = handle.generate("hello", half, n=4, max_new_tokens=8, seed=3)
+    drawn, fires = logits_to_draw_from(logits, half, context, generator)
+    calm = apply(logits[:1], never, context=context).final_logits
+    assert not torch.equal(fired, calm), "the case must cut"
+    assert torch.equal(drawn[fires], fired.expand(int(fires.sum()), -1))
+    assert torch.equal(drawn[~fires], calm.expand(int((~fires).sum()), -1))
+    assert 0.4 < fires.float().mean().item() < 0.6
+    # In generate: each token records whether XTC fired at its draw, and its probability is the one
+    # of that distribution; the same seed gives the same text.
+    first = handle.generate("hello", half, n=4, max_new_tokens=8, seed=3, return_logits=True)
     again = handle.generate("hello", half, n=4, max_new_tokens=8, seed=3)
     assert [c.text for c in first.continuations] == [c.text for c in again.continuations]
+    for row, continuation in enumerate(first.continuations):
+        ids = [token.id for token in continuation.tokens]
+        for step, token in enumerate(continuation.tokens):
+            step_context = Context.of(first.prompt.ids, torch.tensor([ids[:step]]))
+            trace = apply(first.step_logits[step, row], half, context=step_context, xtc_fires=token.xtc_fired)
+            assert token.probability == pytest.approx(float(trace.probs[token.id]), rel=1e-5)
+    assert {token.xtc_fired for c in first.continuations for token in c.tokens} == {True, False}
 
 
 def test_the_page_runs_a_custom_order_from_the_url_and_the_logit_bias():
@@ -211,6 +221,7 @@ def test_generate_moves_mirostat_mu_after_every_draw():
         mu, ids = 2 * 3.0, [token.id for token in continuation.tokens]
         for step, token in enumerate(continuation.tokens):
             context = Context.of(generation.prompt.ids, torch.tensor([ids[:step]]))
+            assert token.mirostat_mu == pytest.approx(mu, rel=1e-5)
             trace = apply(generation.step_logits[step, row], config, context=context, mirostat_mu=[mu])
             assert token.probability == pytest.approx(float(trace.probs[token.id]), rel=1e-5)
             assert token.tokens_kept == int(trace.kept.sum())
@@ -325,3 +336,20 @@ def test_the_arithmetic_table_divides_the_logits_the_engine_divides():
     # Nothing moved the logits: no extra column.
     plain = tables.top_tokens(apply(next_token.logits, SamplingConfig(temperature=0.7)), handle.labels, 20)
     assert "adjusted_logit" not in tables.arithmetic(plain).columns
+
+
+def test_stepping_through_a_mirostat_sample_shows_the_cut_at_that_draws_mu():
+    at = new_app()
+    at.query_params.update({"a_order": "llama.cpp", "a_temperature": "1", "a_mirostat": "2", "a_mirostat_tau": "2",
+                            "a_mirostat_eta": "0.5", "a_xtc_probability": "0", "a_length": "12"})
+    at.run()
+    assert not at.exception, at.exception
+    continuation = resources.generation(*at.session_state["a_drawn"]).continuations[0]
+    step = len(continuation.tokens) - 1
+    token = continuation.tokens[step]
+    assert token.mirostat_mu != pytest.approx(4.0), "μ has moved from 2τ by the last step"
+    at.pills(key="a_step_token").set_value(step).run()
+    assert not at.exception, at.exception
+    caption = next(plain_text(caption.value) for caption in at.caption if "drawn with p" in caption.value)
+    assert caption.endswith(f"{token.tokens_kept:,} tokens were kept."), (caption, token)
+    assert f"p = {token.probability:.4f}" in caption

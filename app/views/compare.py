@@ -339,8 +339,10 @@ def step_through(panel: str, generation, drawn: tuple, lang: str) -> None:
             logits = resources.logits_after(name, (*generation.prompt.ids, *before), request=work)
         context = sampling.Context.of(generation.prompt.ids, torch.tensor([before], dtype=torch.long),
                                       resources.model(name).vocabulary)
-        trace = sampling.apply(logits, config, context=context)
         token = tokens[step]
+        # The draw's own XTC chance and mirostat μ, so that this is the distribution it was drawn from.
+        trace = sampling.apply(logits, config, context=context, xtc_fires=token.xtc_fired,
+                               mirostat_mu=None if token.mirostat_mu is None else [token.mirostat_mu])
         st.caption(safe_markdown(template(lang, "step_drawn"), step=step + 1, label=token.label,
                                  probability=f"{token.probability:.4f}", rank=token.raw_rank,
                                  kept=f"{int(trace.kept.sum()):,}"))
