@@ -362,3 +362,37 @@ def diversity_sweep(handle: ModelHandle, results: pd.DataFrame, prompts: Sequenc
                     row["partner_perplexity"] = float(np.median([
                         perplexity_under(scorer, generation.prompt.ids, sample) for sample in ids if sample]))
                 yield row
+
+
+DIVERSITY_MEASURES = ("distinct_2", "self_bleu", "entropy_rate_bits", "partner_perplexity")
+
+
+def diversity_contrast(diversity: pd.DataFrame) -> pd.DataFrame:
+    """Temperature against top_p in generated text, per model and value: the mean difference (top_p
+    minus temperature) of each measure, paired by start and seed, with a bootstrap 95% CI over starts
+    (the seeds of one start are averaged first: they share a prompt), both at equal nominal values
+    and at equal next-token entropy (the top_p whose entropy matches that temperature's; the k-th
+    smallest matched top_p goes with the k-th smallest temperature, as the exchange rate rises with
+    temperature)."""
+    rows = []
+    for model, frame in diversity.groupby("model"):
+        temperatures = frame[frame["parameter"] == "temperature"]
+        top_ps = frame[(frame["parameter"] == "top_p") & ~frame["matched_entropy"].astype(bool)]
+        matched = frame[(frame["parameter"] == "top_p") & frame["matched_entropy"].astype(bool)]
+        pairs = [("equal value", value, value, top_ps) for value in sorted(temperatures["value"].unique())]
+        pairs += [("equal entropy", value, rate, matched) for value, rate in
+                  zip(sorted(temperatures["value"].unique()), sorted(matched["value"].unique()))]
+        for comparison, value, top_p, candidates in pairs:
+            keys = ["start", "seed"]
+            joined = temperatures[temperatures["value"] == value].merge(
+                candidates[candidates["value"] == top_p], on=keys, suffixes=("_temperature", "_top_p"))
+            for measure in DIVERSITY_MEASURES:
+                if f"{measure}_top_p" not in joined or joined[f"{measure}_top_p"].isna().all():
+                    continue
+                joined["difference"] = joined[f"{measure}_top_p"] - joined[f"{measure}_temperature"]
+                per_start = joined.groupby("start")["difference"].mean().dropna().to_numpy()
+                low, high = measures.bootstrap_interval(per_start)
+                rows.append({"model": model, "comparison": comparison, "temperature": value, "top_p": top_p,
+                             "measure": measure, "difference": float(np.mean(per_start)) if len(per_start) else np.nan,
+                             "low": low, "high": high, "starts": len(per_start)})
+    return pd.DataFrame(rows)

@@ -154,14 +154,58 @@ def diversity_section(path: Path) -> str:
         rows.append(row)
     starts = diversity.groupby("model")["start"].nunique().min()
     seeds = diversity["seed"].nunique()
+    contrast = study.diversity_contrast(diversity)
     return (
         f"{starts} stratified starts per model (one shipped prompt per category and passages of the model's "
         f"own held-out text), {seeds} seeds, {study.DIVERSITY_SAMPLES} samples of {study.DIVERSITY_LENGTH} tokens "
-        "per setting; means over starts and seeds with bootstrap 95% intervals. \"Equal entropy\" rows use the top_p "
-        "whose next-token entropy matches temperature 0.5, 0.7 and 0.9 (the model's median exchange rate). "
-        "`partner_perplexity` (fortune models only): the perplexity the other fortune model, same tokenizer, "
-        "gives the samples — a proxy for quality.\n\n" + markdown_table(pd.DataFrame(rows)) + "\n"
+        "per setting. \"Equal entropy\" uses the top_p whose next-token entropy matches temperature 0.5, 0.7 and "
+        "0.9 (the model's median exchange rate). `partner_perplexity` (fortune models only): the perplexity the "
+        "other fortune model, same tokenizer, gives the samples — a proxy for quality (lower is better).\n\n"
+        + contrast_summary(contrast) + "\n\n"
+        "Top_p minus temperature, paired by start and seed, with bootstrap 95% intervals over starts:\n\n"
+        + markdown_table(contrast_table(contrast)) + "\n\n"
+        "Each setting, means over starts and seeds (bootstrap 95% intervals):\n\n"
+        + markdown_table(pd.DataFrame(rows)) + "\n"
     )
+
+
+def contrast_table(contrast: pd.DataFrame) -> pd.DataFrame:
+    shown = contrast.assign(cell=[interval(row.difference, row.low, row.high, "+.3f")
+                                  for row in contrast.itertuples()])
+    table = shown.pivot_table(index=["model", "comparison", "temperature", "top_p"], columns="measure",
+                              values="cell", aggfunc="first").reset_index()
+    table["temperature"] = table["temperature"].map(lambda value: f"{value:g}")
+    table["top_p"] = table["top_p"].map(lambda value: f"{value:g}")
+    order = {"equal value": 0, "equal entropy": 1}
+    return table.sort_values(["model", "comparison"], key=lambda column: column.map(order).fillna(column)
+                             if column.name == "comparison" else column).fillna("—")
+
+
+def contrast_summary(contrast: pd.DataFrame) -> str:
+    """One line per comparison, counted from the intervals (top_p minus temperature): in how many
+    model × temperature cells each measure is higher or lower with its 95% interval off zero; and
+    what that says at equal entropy, when the counts say it."""
+    lines = []
+    for comparison in ("equal value", "equal entropy"):
+        part = contrast[contrast["comparison"] == comparison]
+        counts = []
+        for measure in study.DIVERSITY_MEASURES:
+            cells = part[part["measure"] == measure]
+            if not cells.empty:
+                counts.append(f"{measure} higher in {int((cells['low'] > 0).sum())}, lower in "
+                              f"{int((cells['high'] < 0).sum())} of {len(cells)}")
+        lines.append(f"- At {comparison} (top_p minus temperature; model × temperature cells whose 95% interval "
+                     f"excludes zero): " + "; ".join(counts) + ".")
+    matched = contrast[contrast["comparison"] == "equal entropy"]
+    distinct = matched[matched["measure"] == "distinct_2"]
+    quality = matched[matched["measure"] == "partner_perplexity"]
+    if len(distinct) and (distinct["low"] > 0).mean() > 0.5:
+        line = ("- So even where the next-token entropy is the same, top_p's samples repeat fewer bigrams than "
+                "temperature's: equal entropy does not make the two controls interchangeable")
+        if len(quality) and (quality["low"] > 0).mean() > 0.5:
+            line += ", and the partner model finds top_p's samples less likely (a lower quality proxy)"
+        lines.append(line + ".")
+    return "\n".join(lines)
 
 
 def main() -> None:

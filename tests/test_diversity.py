@@ -53,3 +53,23 @@ def test_a_small_diversity_run_measures_every_setting(monkeypatch):
     # Sharper sampling repeats more: temperature 0.5 is less diverse than 0.9.
     by_value = rows[(rows["parameter"] == "temperature") & ~rows["matched_entropy"]].groupby("value")
     assert by_value["entropy_rate_bits"].mean()[0.5] < by_value["entropy_rate_bits"].mean()[0.9]
+
+
+def test_the_contrast_pairs_by_start_and_matches_each_temperature_with_its_top_p():
+    rows = []
+    for start in range(6):
+        for seed in (0, 1):
+            for parameter, value, matched, distinct in [("temperature", 0.5, False, 0.30), ("temperature", 0.9, False, 0.80),
+                                                        ("top_p", 0.5, False, 0.40), ("top_p", 0.9, False, 0.85),
+                                                        ("top_p", 0.42, True, 0.35), ("top_p", 0.93, True, 0.80)]:
+                rows.append({"model": "m", "start": start, "seed": seed, "parameter": parameter, "value": value,
+                             "matched_entropy": matched, "distinct_2": distinct + 0.01 * start,
+                             "self_bleu": 0.5, "entropy_rate_bits": 2.0})
+    contrast = study.diversity_contrast(pd.DataFrame(rows)).set_index(["comparison", "temperature", "measure"])
+    assert contrast.loc[("equal value", 0.5, "distinct_2"), "difference"] == pytest.approx(0.10)
+    assert contrast.loc[("equal entropy", 0.5, "distinct_2"), "top_p"] == 0.42
+    assert contrast.loc[("equal entropy", 0.5, "distinct_2"), "difference"] == pytest.approx(0.05)
+    assert contrast.loc[("equal entropy", 0.9, "distinct_2"), ["difference", "low", "high"]].tolist() == \
+        pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
+    assert contrast.loc[("equal value", 0.9, "distinct_2"), "starts"] == 6
+    assert ("equal value", 0.5, "partner_perplexity") not in contrast.index, "no scorer, no quality proxy"
