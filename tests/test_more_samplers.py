@@ -1,7 +1,8 @@
-"""top-n-sigma, XTC, dynamic temperature, the logit bias and the custom order: each on
-hand-worked cases, against llama.cpp itself when llama-cpp-python is installed and the port
-always; their place in each chain; refusals where an engine lacks them; XTC's chance in
-`generate`."""
+"""The logit bias, DRY, top-n-sigma, XTC, dynamic temperature, mirostat v2 and the custom order:
+each on hand-worked cases and on llama.cpp's own test cases, against llama.cpp itself when
+llama-cpp-python is installed and the port always; their place in each chain; refusals where an
+engine lacks them; their state across steps in `generate` (XTC's chance, mirostat's μ, DRY's
+context); and the page (URL, greyed controls, step-through, the arithmetic table)."""
 
 import math
 import re
