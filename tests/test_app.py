@@ -74,12 +74,19 @@ def test_slider_changes_chart_data_and_metrics(page):
     after = panel_charts(page)["a"]["top"]["final_prob"].tolist()
     assert after != before and after[0] > before[0]
     assert panel_metric(page, "a", ENTROPY) < entropy_before
+    page.pills(key="a_more").set_value("filters").run()
     page.slider(key="a_top_k").set_value(5).run()
     assert panel_metric(page, "a", KEPT) == 5
     assert panel_charts(page)["a"]["top"]["kept"].sum() == 5
+    # Folding the group away hides its sliders, not their values.
+    page.pills(key="a_more").set_value(None).run()
+    assert not [slider for slider in page.slider if slider.key == "a_top_k"]
+    page.slider(key="a_temperature").set_value(0.6).run()
+    assert panel_metric(page, "a", KEPT) == 5 and page.query_params["a_top_k"] in ("5", ["5"])
 
 
 def test_engine_order_changes_the_stages(page):
+    page.pills(key="b_more").set_value("filters").run()
     for key, value in (("b_temperature", 1.5), ("b_min_p", 0.3), ("b_top_p", 0.9)):
         page.slider(key=key).set_value(value).run()
     transformers_stages = panel_charts(page)["b"]["stages"].drop_duplicates("stage")[["stage", "value"]]
@@ -110,6 +117,7 @@ def test_url_parameters_restore_a_comparison():
     assert at.slider(key="b_top_p").value == 0.5
     assert at.selectbox(key="b_order").value == "vllm"
     assert len(panel_charts(at)["a"]["top"]) == 12
+    at.pills(key="a_more").set_value("filters").run()
     at.slider(key="a_top_k").set_value(7).run()
     assert at.query_params["a_top_k"] == "7"
     assert at.query_params["b_order"] == "vllm"
@@ -129,8 +137,10 @@ def test_invalid_url_value_falls_back_with_a_notice():
 
 
 def test_copy_a_to_b(page):
+    page.pills(key="a_more").set_value("filters").run()
     page.slider(key="a_top_k").set_value(13).run()
     page.button(key="copy_a_to_b").click().run()
+    page.pills(key="b_more").set_value("filters").run()
     assert page.slider(key="b_top_k").value == 13
     assert panel_metric(page, "b", KEPT) == panel_metric(page, "a", KEPT) == 13
 

@@ -173,6 +173,8 @@ def test_the_page_runs_a_custom_order_from_the_url_and_the_logit_bias():
     assert not at.exception, at.exception
     stages = panel_charts(at)["b"]["stages"].drop_duplicates("stage")["stage"].tolist()
     assert stages == ["raw", "temperature", "top_p"], "the custom order runs temperature first"
+    for panel in ("a", "b"):
+        at.pills(key=f"{panel}_more").set_value("llama_samplers").run()
     assert at.multiselect(key="b_samplers_picked").value == ["temperature", "top_p"]
     assert not at.multiselect(key="b_samplers_picked").disabled
     assert at.multiselect(key="a_samplers_picked").disabled, "only the custom order takes an order"

@@ -142,6 +142,8 @@ def test_the_page_applies_the_penalties_to_the_prompt_tokens():
     at.run()
     at.text_area(key="prompt").set_value("a dog, a dog, a dog and a").run()
     at.selectbox(key="b_order").set_value("llama.cpp").run()
+    assert not [slider for slider in at.slider if slider.key == "b_frequency_penalty"], "drawn only when picked"
+    at.pills(key="b_more").set_value("penalties").run()
     at.slider(key="b_frequency_penalty").set_value(0.5).run()
     assert not at.exception, at.exception
     handle = load_model(at.session_state["model"])

@@ -146,21 +146,22 @@ def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
               "llama_samplers": ("dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n",
                                  "top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range",
                                  "dynatemp_exponent", "mirostat", "mirostat_tau", "mirostat_eta")}
-    # One fold with a tab per group, so that the charts stay on the first screen.
-    with st.expander(t(lang, "advanced")):
-        for tab, (title, names) in zip(st.tabs([t(lang, title) for title in folded]), folded.items(), strict=True):
-            with tab:
-                for name in names:
-                    control_slider(panel, controls[name], lang, disabled=name in unsupported)
-                if title == "penalties":
-                    st.text_input(t(lang, "logit_bias"), key=state.panel_key(panel, "logit_bias"),
-                                  help=t(lang, "logit_bias_help"), placeholder="13:-100, 262:5")
-                if title == "llama_samplers":
-                    samplers_picker(panel, lang, disabled="samplers" in unsupported)
-                missing = [name for name in names if name in unsupported]
-                if missing:
-                    st.caption(escape_markdown(
-                        f"{', '.join(missing)}: {t(lang, 'unsupported', order=st.session_state[order_key])}"))
+    # One group at a time, drawn only when picked: the charts stay on the first screen, and the
+    # browser builds a few sliders instead of forty (see state.initialize for the values kept).
+    group = st.pills(t(lang, "advanced"), list(folded), format_func=lambda title: t(lang, title),
+                     key=state.panel_key(panel, "more"))
+    if group is not None:
+        for name in folded[group]:
+            control_slider(panel, controls[name], lang, disabled=name in unsupported)
+        if group == "penalties":
+            st.text_input(t(lang, "logit_bias"), key=state.panel_key(panel, "logit_bias"),
+                          help=t(lang, "logit_bias_help"), placeholder="13:-100, 262:5")
+        if group == "llama_samplers":
+            samplers_picker(panel, lang, disabled="samplers" in unsupported)
+        missing = [name for name in folded[group] if name in unsupported]
+        if missing:
+            st.caption(escape_markdown(
+                f"{', '.join(missing)}: {t(lang, 'unsupported', order=st.session_state[order_key])}"))
     for adjustment in state.panel_adjustments(st.session_state, panel):
         st.caption(safe_markdown(template(lang, adjustment.key), **adjustment.values))
     return state.panel_config(st.session_state, panel)
