@@ -24,8 +24,9 @@ from sampling.config import (
     SETTINGS_OF_A_STAGE,
     SUPPORTED,
     SamplingConfig,
+    not_run,
 )
-from sampling.engines.llama_cpp import MIROSTAT_ORDER, SAMPLER_OF, stage_order
+from sampling.engines.llama_cpp import SAMPLER_OF
 
 PANELS = ("a", "b")
 MAX_MODEL_NAME = 200
@@ -217,13 +218,10 @@ def _panel(state: Mapping[str, Any], panel: str) -> tuple[SamplingConfig, list[N
         # The llama.cpp order has the same stages as the custom one, and says which are on before the
         # custom order or mirostat is checked.
         active = SamplingConfig(order="llama.cpp", **{**values, "mirostat": 0}).active()
-        runs = MIROSTAT_ORDER if values["mirostat"] else stage_order(samplers) if order == "custom" else active
-        left_out = [name for name in active if name not in runs]
+        left_out = not_run(active, order, samplers, values["mirostat"], values["dynatemp_range"])
         for name in left_out:
-            values.update({"temperature": 1.0, "dynatemp_range": 0.0} if name == "temperature" else {name: OFF[name]})
-        if values["mirostat"] and values["dynatemp_range"] > 0:
-            values["dynatemp_range"] = 0.0
-            left_out.append("dynatemp_range")
+            values.update({"temperature": 1.0, "dynatemp_range": 0.0} if name == "temperature"
+                          else {name: OFF.get(name, 0.0)})
         if left_out:
             names = ", ".join(dict.fromkeys(SAMPLER_OF.get(name, name) for name in left_out))
             adjustments.append(Notice("mirostat_only" if values["mirostat"] else "left_out", {"names": names}))

@@ -62,6 +62,18 @@ def _is_off(name: str, value: Any) -> bool:
     return value == OFF.get(name, 1.0)
 
 
+def not_run(active: Mapping[str, Any], order: str, samplers: tuple[str, ...], mirostat: int,
+            dynatemp_range: float) -> list[str]:
+    """The stages ``active`` sets that llama.cpp would not run: with mirostat, all but the logit
+    bias, the temperature and mirostat (dynamic temperature included); in the custom order, those
+    its ``samplers`` leave out. The other orders run every stage they have."""
+    if order not in LLAMA_ORDERS:
+        return []
+    runs = llama_cpp.chain_stages(samplers if order == "custom" else DEFAULT_SAMPLERS, bool(mirostat))
+    return [name for name in active if name not in runs] + (["dynatemp_range"] if mirostat and dynatemp_range > 0
+                                                            else [])
+
+
 def _logit_bias(value: Any) -> tuple[tuple[int, float], ...]:
     """``{token_id: bias}`` or ``((token_id, bias), ...)`` as sorted pairs, checked."""
     pairs = list(value.items()) if isinstance(value, Mapping) else list(value)
@@ -252,20 +264,16 @@ class SamplingConfig:
             if getattr(self, name) != default and self.order not in orders:
                 raise ValueError(f"{name} is a setting of the {' and '.join(orders)} order{'s' * (len(orders) > 1)} "
                                  f"only; the {self.order} order has no such setting: leave it at {default}")
-        if self.mirostat:
-            ignored = [name for name in self.active() if name not in llama_cpp.MIROSTAT_ORDER]
-            ignored += ["dynatemp_range"] if self.dynatemp_range > 0 else []
-            if ignored:
-                raise ValueError(f"with mirostat, llama.cpp runs only the logit bias, the temperature and mirostat: "
-                                 f"switch off {', '.join(ignored)}")
-        elif self.order == "custom":
-            left_out = [name for name in self.active() if name not in llama_cpp.stage_order(self.samplers)]
-            if left_out:
-                raise ValueError(f"{', '.join(left_out)} {'is' if len(left_out) == 1 else 'are'} set but the custom "
-                                 f"order's samplers ({', '.join(self.samplers) or 'none'}) leave "
-                                 f"{'it' if len(left_out) == 1 else 'them'} out: add "
-                                 f"{', '.join(llama_cpp.SAMPLER_OF[name] for name in left_out)} or switch "
-                                 f"{'it' if len(left_out) == 1 else 'them'} off")
+        left_out = not_run(self.active(), self.order, self.samplers, self.mirostat, self.dynatemp_range)
+        if self.mirostat and left_out:
+            raise ValueError(f"with mirostat, llama.cpp runs only the logit bias, the temperature and mirostat: "
+                             f"switch off {', '.join(left_out)}")
+        if left_out:
+            raise ValueError(f"{', '.join(left_out)} {'is' if len(left_out) == 1 else 'are'} set but the custom "
+                             f"order's samplers ({', '.join(self.samplers) or 'none'}) leave "
+                             f"{'it' if len(left_out) == 1 else 'them'} out: add "
+                             f"{', '.join(llama_cpp.SAMPLER_OF[name] for name in left_out)} or switch "
+                             f"{'it' if len(left_out) == 1 else 'them'} off")
 
     @property
     def greedy(self) -> bool:

@@ -18,7 +18,9 @@ from sampling.engines import PENALTIES, REMOVED, Context, LlamaCppChoice
 
 GREEDY_PROCESSORS = ("logit_bias", *PENALTIES)
 """Processors that run in greedy decoding too, before the argmax."""
-CONTEXT_STAGES = (*GREEDY_PROCESSORS, "dry_multiplier")
+READS_CONTEXT = (*PENALTIES, "dry_multiplier")
+"""Stages that count the tokens before this one: `apply` needs a context for them."""
+CONTEXT_STAGES = ("logit_bias", *READS_CONTEXT)
 """Stages that move logits (by the tokens before this one, or by a bias) without removing any."""
 from sampling.limits import Limits, check_count
 
@@ -131,7 +133,7 @@ def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | No
     check_finite(inputs)
     active = config.active()
     if context is None:
-        penalties = [name for name in (*PENALTIES, "dry_multiplier") if name in active]
+        penalties = [name for name in READS_CONTEXT if name in active]
         if penalties:
             raise ValueError(f"{', '.join(penalties)} act on the tokens before this one: pass them as "
                              "context=Context.of(prompt_ids)")

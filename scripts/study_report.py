@@ -176,9 +176,9 @@ def contrast_table(contrast: pd.DataFrame) -> pd.DataFrame:
                               values="cell", aggfunc="first").reset_index()
     table["temperature"] = table["temperature"].map(lambda value: f"{value:g}")
     table["top_p"] = table["top_p"].map(lambda value: f"{value:g}")
-    order = {"equal value": 0, "equal entropy": 1}
-    return table.sort_values(["model", "comparison"], key=lambda column: column.map(order).fillna(column)
-                             if column.name == "comparison" else column).fillna("—")
+    # Equal values first, then equal entropy, as in the lines above the table.
+    table["comparison"] = pd.Categorical(table["comparison"], ["equal value", "equal entropy"], ordered=True)
+    return table.sort_values(["model", "comparison"], kind="stable").fillna("—")
 
 
 def contrast_summary(contrast: pd.DataFrame) -> str:

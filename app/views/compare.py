@@ -21,9 +21,17 @@ from app.settings import Settings
 from app.slots import LeftTheQueue
 from app.text import chart_titles, t, template
 from sampling import metrics
-from sampling.models import BUNDLED_CORPUS, BUNDLED_MODELS, ModelHandle, ModelLoadError, NextToken
+from sampling.models import BUNDLED_CORPUS, BUNDLED_MODELS, ModelHandle, ModelLoadError
 
 CHART_KEYS = ("chart_top", "chart_stages", "chart_cumulative")
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def panel_trace(name: str, prompt: str, config: sampling.SamplingConfig) -> sampling.Trace:
+    """A setting's trace after the prompt: one `apply` per setting, shared by the panel's figures,
+    rows and notices and by the A-vs-B figures (a refused setting raises, and is not kept)."""
+    next_token = resources.next_token(name, prompt)
+    return sampling.apply(next_token.logits, config, context=next_token.context)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -31,8 +39,7 @@ def panel_tables(name: str, prompt: str, config: sampling.SamplingConfig, top_n:
     """The rows a panel's charts draw, computed once per setting: moving a slider of panel A
     leaves panel B's rows as they were, so they cost nothing on that rerun."""
     handle = resources.model(name)
-    next_token = resources.next_token(name, prompt)
-    trace = sampling.apply(next_token.logits, config, context=next_token.context)
+    trace = panel_trace(name, prompt, config)
     top = tables.top_tokens(trace, handle.labels, top_n)
     curve, cut = tables.cumulative_curve(trace, handle.labels, top_n)
     return {"top": top, "stages": tables.stage_probabilities(trace, top), "stage_names": tables.stage_names(trace),
@@ -65,8 +72,7 @@ def panel_charts(handle: ModelHandle, prompt: str, config: sampling.SamplingConf
 def panel_notices(name: str, prompt: str, config: sampling.SamplingConfig, lang: str) -> list[str]:
     """What computed the panel, what the engine changed in the setting and where a cut split tied
     logits, one line each."""
-    next_token = resources.next_token(name, prompt)
-    trace = sampling.apply(next_token.logits, config, context=next_token.context)
+    trace = panel_trace(name, prompt, config)
     return [t(lang, "computed_by", implementation=notices.implementation_text(config.order, lang)),
             *notices.stage_notices(trace, lang)]
 
@@ -218,13 +224,12 @@ class Placeholders:
     stale: dict[str, object]
 
 
-def show_divergence(places: Placeholders, next_token: NextToken, lang: str) -> None:
+def show_divergence(places: Placeholders, name: str, prompt: str, lang: str) -> None:
     """What A and B are (one line at the top), and KL both ways and Jensen–Shannon between them,
     from the settings as they are now."""
     configs = {panel: state.panel_config(st.session_state, panel) for panel in state.PANELS}
     places.summary.info(escape_markdown(notices.describe_pair(configs["a"], configs["b"], lang)))
-    probs = {panel: sampling.apply(next_token.logits, config, context=next_token.context).probs
-             for panel, config in configs.items()}
+    probs = {panel: panel_trace(name, prompt, config).probs for panel, config in configs.items()}
     figures = (("kl_ab", metrics.kl_divergence(probs["a"], probs["b"], bits=True)),
                ("kl_ba", metrics.kl_divergence(probs["b"], probs["a"], bits=True)),
                ("js", metrics.js_divergence(probs["a"], probs["b"], bits=True)))
@@ -242,13 +247,12 @@ def show_stale_samples(places: Placeholders, panel: str, lang: str) -> None:
 
 
 @st.fragment
-def panel_view(panel: str, handle: ModelHandle, prompt: str, next_token: NextToken, lang: str,
-               places: Placeholders) -> None:
+def panel_view(panel: str, handle: ModelHandle, prompt: str, lang: str, places: Placeholders) -> None:
     """One panel: its controls, figures, notices and charts. A fragment, so that moving one of its
     sliders reruns only this panel (and updates the A-vs-B figures in place)."""
     config = panel_controls(panel, lang)
     try:
-        trace = sampling.apply(next_token.logits, config, context=next_token.context)
+        trace = panel_trace(handle.name, prompt, config)
     except ValueError as error:
         st.error(safe_markdown(template(lang, "bad_logits"), REASON_CHARACTERS, reason=str(error)))
         return
@@ -266,7 +270,7 @@ def panel_view(panel: str, handle: ModelHandle, prompt: str, next_token: NextTok
     st.download_button(t(lang, "download_distribution"), data=lambda: tables.distribution_csv(trace, handle.labels, panel),
                        file_name=f"distribution-{panel}.csv", mime="text/csv", on_click="ignore",
                        key=state.panel_key(panel, "download_distribution"))
-    show_divergence(places, next_token, lang)
+    show_divergence(places, handle.name, prompt, lang)
     show_stale_samples(places, panel, lang)
     state.sync_url(st.session_state, st.query_params, resources.settings())
 
@@ -418,7 +422,7 @@ def render(settings: Settings, lang: str) -> None:
     places = Placeholders(summary, divergence, {panel: column.empty() for panel, column in samples.items()})
     for panel, column in panels.items():
         with column:
-            panel_view(panel, handle, prompt, next_token, lang, places)
+            panel_view(panel, handle, prompt, lang, places)
     for panel, column in samples.items():
         with column:
             samples_section(panel, name, prompt, lang, settings, places)

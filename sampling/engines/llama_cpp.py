@@ -224,6 +224,7 @@ TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32
 
 NATIVE_SAMPLERS: dict[str, Callable] = {
     "logit_bias": lambda llama, value, settings: _native_logit_bias(llama, settings.logit_bias),
+    "dry_multiplier": lambda llama, value, settings: _native_dry(llama, value, settings),
     "top_n_sigma": lambda llama, value, settings: llama.llama_sampler_init_top_n_sigma(value),
     "top_k": lambda llama, value, settings: llama.llama_sampler_init_top_k(int(value)),
     "typical_p": lambda llama, value, settings: llama.llama_sampler_init_typical(value, 0),
@@ -278,8 +279,6 @@ def _native_row(row: np.ndarray, stages: list[tuple[str, float]], settings: Stag
                 candidates.sorted = False
             outputs.append(_full_row(len(row), current["id"], current["logit"]))
             continue
-        elif name == "dry_multiplier":
-            sampler = _native_dry(llama, value, settings)
         else:
             sampler = NATIVE_SAMPLERS[name](llama, value, settings)
         try:
