@@ -16,8 +16,6 @@ from typing import Any
 from app.settings import Settings
 from sampling.config import (
     DEFAULT_SAMPLERS,
-    LOGIT_BIAS_LIMIT,
-    MAX_LOGIT_BIAS_TOKENS,
     OFF,
     ORDERS,
     SAMPLERS,
@@ -231,23 +229,25 @@ def _panel(state: Mapping[str, Any], panel: str) -> tuple[SamplingConfig, list[N
     return config, adjustments
 
 
-LOGIT_BIAS_ENTRY = re.compile(r"^\s*(\d{1,9})\s*:\s*([-+]?(?:\d+\.?\d*|\.\d+))\s*$")
+LOGIT_BIAS_ENTRY = re.compile(r"^\s*(\d{1,9})\s*:\s*([-+]?(?:\d{1,6}(?:\.\d{0,6})?|\.\d{1,6}))\s*$")
+PAGE_MAX_LOGIT_BIAS_TOKENS = 64
+"""A limit of the page (the engines take any number): how many biases one panel reads."""
 
 
 def parse_logit_bias(text: str, vocab: int | None = None) -> tuple[tuple[tuple[int, float], ...], list[str]]:
     """ "id:bias" pairs, comma-separated, as the biases they give, and the entries that cannot be
-    used: not of that form, a token id outside ``vocab``, a bias beyond ±100, a repeated id, or
-    beyond the first 64.
+    used: not of that form (a bias of up to six digits each side of the point), a token id outside
+    ``vocab``, a repeated id, or beyond the page's first 64.
 
-    >>> parse_logit_bias("13:-5, 262:+2.5, hello, 99999:1", vocab=50257)
-    (((13, -5.0), (262, 2.5)), ['hello', '99999:1'])
+    >>> parse_logit_bias("13:-5, 262:+250, hello, 99999:1", vocab=50257)
+    (((13, -5.0), (262, 250.0)), ['hello', '99999:1'])
     """
     biases, unusable = {}, []
     for entry in (part for part in str(text).split(",") if part.strip()):
         match = LOGIT_BIAS_ENTRY.match(entry)
         token, bias = (int(match[1]), float(match[2])) if match else (None, None)
-        if (match is None or (vocab is not None and token >= vocab) or abs(bias) > LOGIT_BIAS_LIMIT
-                or token in biases or len(biases) >= MAX_LOGIT_BIAS_TOKENS):
+        if (match is None or (vocab is not None and token >= vocab) or token in biases
+                or len(biases) >= PAGE_MAX_LOGIT_BIAS_TOKENS):
             unusable.append(entry.strip()[:40])
             continue
         biases[token] = bias

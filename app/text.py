@@ -196,10 +196,13 @@ TEXT: dict[str, dict[str, str]] = {
         "generated; llama.cpp the last penalty_last_n.",
         "zh": "对出现过的每个词元减去一次这个值。vLLM 只统计它生成的词元；llama.cpp 统计最近 penalty_last_n 个词元。",
     },
-    "penalty_last_n": {"en": "penalty_last_n (llama.cpp; -1 = all)", "zh": "penalty_last_n（llama.cpp；-1 = 全部）"},
+    "penalty_last_n": {"en": "penalty_last_n (llama.cpp; 0 or -1 = off)", "zh": "penalty_last_n（llama.cpp；0 或 -1 = 关闭）"},
     "penalty_last_n_help": {
-        "en": "How many of the last tokens llama.cpp's penalties count (0 switches them off).",
-        "zh": "llama.cpp 的惩罚统计最近多少个词元（0 表示关闭）。",
+        "en": "How many of the last tokens llama.cpp's penalties count, all of them when the context is "
+        "shorter. 0 switches them off, and so does -1 in llama.cpp 0.3.36 (it clamps the window to 0 or more; "
+        "llama-server refuses -1).",
+        "zh": "llama.cpp 的惩罚统计最近多少个词元；上下文更短时统计全部。0 表示关闭；在 llama.cpp 0.3.36 中 -1 也是关闭"
+        "（窗口被截为不小于 0；llama-server 拒绝 -1）。",
     },
     "threshold_repetition_penalty": {"en": "repetition penalty: {value:,.0f} tokens of the context penalised",
                                      "zh": "重复惩罚：上下文中 {value:,.0f} 个词元受到惩罚"},

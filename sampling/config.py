@@ -15,9 +15,6 @@ ORDERS: tuple[Order, ...] = ("transformers", "vllm", "llama.cpp", "custom")
 SAMPLERS = llama_cpp.SAMPLERS
 """The custom order's building blocks: llama.cpp's samplers by the names of its ``--samplers``."""
 DEFAULT_SAMPLERS = llama_cpp.DEFAULT_SAMPLERS
-MAX_LOGIT_BIAS_TOKENS = 64
-LOGIT_BIAS_LIMIT = 100.0
-"""vLLM clamps every bias to [-100, 100]; here a larger one is refused in every order."""
 
 # The parameters each engine's sampler knows; a setting outside its engine is refused, not ignored.
 SUPPORTED: dict[str, frozenset[str]] = {order: frozenset(stages) for order, stages in engines.ORDERS.items()}
@@ -57,8 +54,8 @@ SETTINGS_OF_A_STAGE: dict[str, tuple[tuple[str, ...], Any]] = {
 
 
 def _is_off(name: str, value: Any) -> bool:
-    if name in ("top_k", "top_n_sigma"):
-        return value <= 0  # 0 and -1 both mean off
+    if name in ("top_k", "top_n_sigma", "xtc_probability"):
+        return value <= 0  # llama.cpp: top_k <= 0, n <= 0 and probability <= 0 do nothing
     return value == OFF.get(name, 1.0)
 
 
@@ -77,8 +74,6 @@ def not_run(active: Mapping[str, Any], order: str, samplers: tuple[str, ...], mi
 def _logit_bias(value: Any) -> tuple[tuple[int, float], ...]:
     """``{token_id: bias}`` or ``((token_id, bias), ...)`` as sorted pairs, checked."""
     pairs = list(value.items()) if isinstance(value, Mapping) else list(value)
-    if len(pairs) > MAX_LOGIT_BIAS_TOKENS:
-        raise ValueError(f"logit_bias may bias at most {MAX_LOGIT_BIAS_TOKENS} tokens, got {len(pairs)}")
     checked = {}
     for pair in pairs:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
@@ -86,7 +81,6 @@ def _logit_bias(value: Any) -> tuple[tuple[int, float], ...]:
         token = _number("a logit_bias token id", pair[0], integer=True)
         bias = _number(f"the logit_bias of token {token}", pair[1])
         _check_range("a logit_bias token id", token, 0, math.inf, "[)")
-        _check_range(f"the logit_bias of token {int(token)}", bias, -LOGIT_BIAS_LIMIT, LOGIT_BIAS_LIMIT, "[]")
         if int(token) in checked:
             raise ValueError(f"logit_bias names token {int(token)} twice")
         checked[int(token)] = float(bias)
@@ -161,7 +155,9 @@ class SamplingConfig:
     multiplies a negative one of each token seen; ``frequency_penalty`` and ``presence_penalty``
     (vLLM and llama.cpp) subtract ``count · frequency + presence``. Which tokens count differs:
     transformers every input token; vLLM the prompt and output for the repetition penalty but the
-    output only for the other two; llama.cpp the last ``penalty_last_n`` tokens (-1: all).
+    output only for the other two; llama.cpp the last ``penalty_last_n`` tokens (all of them when
+    fewer; 0 and below, -1 included, switch its penalties off, as ``llama_sampler_init_penalties``
+    clamps the window with ``max(..., 0)`` in 0.3.36).
     ``logit_bias`` (every engine, first of all) adds a bias to the logits of the tokens it names.
 
     >>> SamplingConfig(temperature=0.7, top_p=0.9).active()
@@ -204,7 +200,9 @@ class SamplingConfig:
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
         _check_range("temperature", _number("temperature", self.temperature), 0.0, math.inf, "[)")
-        _check_range("top_k", _number("top_k", self.top_k, integer=True), -1, math.inf, "[)")
+        # llama.cpp takes any k (k <= 0 does nothing); vLLM and transformers refuse below -1 and 0.
+        _check_range("top_k", _number("top_k", self.top_k, integer=True),
+                     -2**31 if self.order in LLAMA_ORDERS else -1, 2**31 - 1, "[]")
         _check_range("top_p", _number("top_p", self.top_p), 0.0, 1.0, "(]")
         _check_range("min_p", _number("min_p", self.min_p), 0.0, 1.0, "[]")
         _check_range("typical_p", _number("typical_p", self.typical_p), 0.0, 1.0, "(]")
@@ -212,22 +210,15 @@ class SamplingConfig:
         _check_range("eta_cutoff", _number("eta_cutoff", self.eta_cutoff), 0.0, 1.0, "[)")
         _check_range("repetition_penalty", _number("repetition_penalty", self.repetition_penalty), 0.0, math.inf,
                      "()")
-        _check_range("frequency_penalty", _number("frequency_penalty", self.frequency_penalty), -2.0, 2.0, "[]")
-        _check_range("presence_penalty", _number("presence_penalty", self.presence_penalty), -2.0, 2.0, "[]")
-        _check_range("penalty_last_n", _number("penalty_last_n", self.penalty_last_n, integer=True), -1, math.inf,
-                     "[)")
-        _check_range("top_n_sigma", _number("top_n_sigma", self.top_n_sigma), -1.0, math.inf, "[)")
-        _check_range("xtc_probability", _number("xtc_probability", self.xtc_probability), 0.0, 1.0, "[]")
-        _check_range("xtc_threshold", _number("xtc_threshold", self.xtc_threshold), 0.0, 1.0, "[]")
-        _check_range("dynatemp_range", _number("dynatemp_range", self.dynatemp_range), 0.0, math.inf, "[)")
-        _check_range("dynatemp_exponent", _number("dynatemp_exponent", self.dynatemp_exponent), 0.0, math.inf,
-                     "[)")
-        _check_range("dry_multiplier", _number("dry_multiplier", self.dry_multiplier), 0.0, math.inf, "[)")
-        _check_range("dry_base", _number("dry_base", self.dry_base), 0.0, math.inf, "[)")
-        _check_range("dry_allowed_length", _number("dry_allowed_length", self.dry_allowed_length, integer=True), 0,
-                     math.inf, "[)")
-        _check_range("dry_penalty_last_n", _number("dry_penalty_last_n", self.dry_penalty_last_n, integer=True), 0,
-                     math.inf, "[)")
+        # llama.cpp (0.3.36) asks only for finite numbers of its samplers' settings; each does
+        # nothing outside its working range (top_n_sigma <= 0, xtc_probability <= 0, a window <= 0,
+        # dynatemp_range <= 0, dry_base < 1), which `active` and the engines follow.
+        for name in ("frequency_penalty", "presence_penalty", "top_n_sigma", "xtc_probability", "xtc_threshold",
+                     "dynatemp_range", "dynatemp_exponent", "dry_multiplier", "dry_base", "mirostat_tau",
+                     "mirostat_eta"):
+            _number(name, getattr(self, name))
+        for name in ("penalty_last_n", "dry_allowed_length", "dry_penalty_last_n"):
+            _check_range(name, _number(name, getattr(self, name), integer=True), -2**31, 2**31 - 1, "[]")
         breakers = self.dry_sequence_breakers
         if isinstance(breakers, str) or not all(isinstance(breaker, str) for breaker in breakers):
             raise ValueError(f"dry_sequence_breakers must be a sequence of strings, got {breakers!r}")
@@ -237,8 +228,6 @@ class SamplingConfig:
         _number("mirostat", self.mirostat, integer=True)
         if self.mirostat not in (0, 2):
             raise ValueError(f"mirostat must be 0 (off) or 2 (mirostat v2; v1 is not offered), got {self.mirostat!r}")
-        _check_range("mirostat_tau", _number("mirostat_tau", self.mirostat_tau), 0.0, math.inf, "[)")
-        _check_range("mirostat_eta", _number("mirostat_eta", self.mirostat_eta), 0.0, math.inf, "[)")
         object.__setattr__(self, "mirostat", int(self.mirostat))
         object.__setattr__(self, "top_k", int(self.top_k))
         object.__setattr__(self, "penalty_last_n", int(self.penalty_last_n))
@@ -247,6 +236,9 @@ class SamplingConfig:
         if self.dynatemp_range > 0 and self.temperature == 0:
             raise ValueError("dynatemp_range needs a temperature above 0 (temperature 0 is greedy decoding); "
                              f"got dynatemp_range {self.dynatemp_range!r} with temperature 0")
+        if self.order == "vllm":
+            for name in ("frequency_penalty", "presence_penalty"):
+                _check_range(f"{name} (vLLM's SamplingParams)", getattr(self, name), -2.0, 2.0, "[]")
         if self.order == "transformers" and self.top_k < 0:
             raise ValueError("top_k must be 0 (off) or a positive integer for the transformers order, got -1")
         if self.order == "vllm" and self.temperature > vllm.MAX_TEMPERATURE:
@@ -264,16 +256,12 @@ class SamplingConfig:
             if getattr(self, name) != default and self.order not in orders:
                 raise ValueError(f"{name} is a setting of the {' and '.join(orders)} order{'s' * (len(orders) > 1)} "
                                  f"only; the {self.order} order has no such setting: leave it at {default}")
-        left_out = not_run(self.active(), self.order, self.samplers, self.mirostat, self.dynatemp_range)
-        if self.mirostat and left_out:
-            raise ValueError(f"with mirostat, llama.cpp runs only the logit bias, the temperature and mirostat: "
-                             f"switch off {', '.join(left_out)}")
-        if left_out:
-            raise ValueError(f"{', '.join(left_out)} {'is' if len(left_out) == 1 else 'are'} set but the custom "
-                             f"order's samplers ({', '.join(self.samplers) or 'none'}) leave "
-                             f"{'it' if len(left_out) == 1 else 'them'} out: add "
-                             f"{', '.join(llama_cpp.SAMPLER_OF[name] for name in left_out)} or switch "
-                             f"{'it' if len(left_out) == 1 else 'them'} off")
+
+    def ignored(self) -> list[str]:
+        """The settings llama.cpp accepts but does not run for this config (`not_run`): with
+        mirostat, every sampler but the logit bias and temperature; in the custom order, the
+        stages its ``samplers`` leave out. `apply` computes what llama.cpp computes without them."""
+        return not_run(self.active(), self.order, self.samplers, self.mirostat, self.dynatemp_range)
 
     @property
     def greedy(self) -> bool:

@@ -27,7 +27,7 @@ from sampling.engines import REMOVED, Context
 from sampling.engines.base import Vocabulary
 from sampling.limits import Limits, check_count
 from sampling.metrics import entropy_of_logits
-from sampling.pipeline import logits_to_draw_from, mirostat_update, sample
+from sampling.pipeline import distribution_to_draw_from, mirostat_update, sample
 from sampling.tokens import decode_with_padding, token_labels
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -335,8 +335,7 @@ class ModelHandle:
         for step in range(max_new_tokens):
             context = Context.of(encoded.ids, generated, self.vocabulary)
             mu_at_draw = mirostat_mu
-            final_logits, xtc_fired = logits_to_draw_from(logits, config, context, generator, mirostat_mu)
-            probs = torch.softmax(final_logits, dim=-1)
+            probs, final_logits, xtc_fired = distribution_to_draw_from(logits, config, context, generator, mirostat_mu)
             next_ids = sample(probs, 1, generator).squeeze(1)
             if mirostat_mu is not None:
                 mirostat_mu = mirostat_update(mirostat_mu, probs.gather(1, next_ids[:, None]).squeeze(1).cpu(), config)

@@ -51,11 +51,13 @@ class Stage:
     logits_in: torch.Tensor
     logits: torch.Tensor
     note: str = ""
+    engine_probs: torch.Tensor | None = None
+    """The engine's own normalisation where it is not a float32 softmax (llama.cpp's ``dist``)."""
 
     @cached_property
     def probs(self) -> torch.Tensor:
         """The distribution after this stage: zeros where removed, summing to 1."""
-        return torch.softmax(self.logits, dim=-1)
+        return torch.softmax(self.logits, dim=-1) if self.engine_probs is None else self.engine_probs
 
     @cached_property
     def kept(self) -> torch.Tensor:
@@ -81,6 +83,9 @@ class Trace:
     logits: torch.Tensor
     stages: tuple[Stage, ...]
     implementation: str = ""
+    ignored: tuple[str, ...] = ()
+    """Settings the engine accepts but does not run here (`SamplingConfig.ignored`): llama.cpp with
+    mirostat runs only the logit bias and temperature before it; a custom order runs only its samplers."""
 
     @cached_property
     def raw_probs(self) -> torch.Tensor:
@@ -144,27 +149,32 @@ def apply(logits: torch.Tensor, config: SamplingConfig, *, context: Context | No
     stages, scores = [], inputs
     for output in outputs:
         processed = output.logits.view(inputs.shape)
-        stages.append(Stage(output.name, output.value, scores, processed, output.note))
+        engine_probs = None if output.probs is None else output.probs.view(inputs.shape)
+        stages.append(Stage(output.name, output.value, scores, processed, output.note, engine_probs))
         scores = processed
-    return Trace(config, inputs, tuple(stages), engines.implementation(config.order, llama_cpp))
+    return Trace(config, inputs, tuple(stages), engines.implementation(config.order, llama_cpp),
+                 tuple(config.ignored()))
 
 
-def logits_to_draw_from(logits: torch.Tensor, config: SamplingConfig, context: Context, generator: torch.Generator,
-                        mirostat_mu: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The final logits of each row of ``logits`` ``[batch, vocab]`` as a draw sees them, and for
-    each row whether llama.cpp's XTC fired: as `apply` computes them, except that XTC, when its
-    probability is below 1, fires on each row with that probability (one uniform number per row
-    from ``generator``; llama.cpp fires when its number is not above the probability), and mirostat
-    cuts at each row's μ."""
+def distribution_to_draw_from(logits: torch.Tensor, config: SamplingConfig, context: Context,
+                               generator: torch.Generator, mirostat_mu: torch.Tensor | None = None
+                               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The distribution each row of ``logits`` ``[batch, vocab]`` is drawn from, its final logits,
+    and for each row whether llama.cpp's XTC fired: as `apply` computes them, except that XTC, when
+    its probability is below 1, fires on each row with that probability (one uniform number per
+    row from ``generator``; llama.cpp fires when its number is not above the probability), and
+    mirostat cuts at each row's μ."""
     mu = None if mirostat_mu is None else mirostat_mu.tolist()
-    final = apply(logits, config, context=context, mirostat_mu=mu).final_logits
+    trace = apply(logits, config, context=context, mirostat_mu=mu)
+    probs, final = trace.probs, trace.final_logits
     fired = torch.ones(len(logits), dtype=torch.bool, device=logits.device)
     if "xtc_probability" in config.active() and config.xtc_probability < 1:
         chance = torch.rand(len(logits), generator=generator, device=generator.device).to(logits.device)
         fired = chance <= config.xtc_probability
-        calm = apply(logits, config, context=context, xtc_fires=False).final_logits
-        final = torch.where(fired[:, None], final, calm)
-    return final, fired
+        calm = apply(logits, config, context=context, xtc_fires=False)
+        probs = torch.where(fired[:, None], probs, calm.probs)
+        final = torch.where(fired[:, None], final, calm.final_logits)
+    return probs, final, fired
 
 
 def mirostat_update(mu: torch.Tensor, drawn_probability: torch.Tensor, config: SamplingConfig) -> torch.Tensor:

@@ -16,7 +16,7 @@ from sampling import SamplingConfig, apply
         ({"temperature": math.inf}, r"temperature must be finite, got inf"),
         ({"temperature": "0.7"}, r"temperature must be a number, got '0.7' \(str\)"),
         ({"top_k": 2.5}, r"top_k must be a whole number, got 2.5"),
-        ({"top_k": -2}, r"top_k must be in \[-1, inf\), got -2"),
+        ({"top_k": -2}, r"top_k must be in \[-1, 2147483647\], got -2"),
         ({"top_k": -1}, r"top_k must be 0 \(off\) or a positive integer for the transformers order"),
         ({"top_k": True}, r"top_k must be an integer, got True \(bool\)"),
         ({"min_p": 1.5}, r"min_p must be in \[0.0, 1.0\], got 1.5"),

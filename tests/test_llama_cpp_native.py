@@ -109,8 +109,15 @@ def nan_entropy_at_typical(logits: torch.Tensor, config: SamplingConfig, context
     settings = llama_cpp.StageSettings.of(config.stage_settings()).for_row(0, context.prompt.numpy())
     stages = chain(config)
     active = config.active()
+    penalty_window = llama_cpp.window(settings.tokens, config.penalty_last_n)
     for name in stages[: stages.index("typical_p")]:
-        llama_cpp.PORTED[name](candidates, active[name], settings)
+        if name in llama_cpp.PENALTIES:
+            if name == next(stage for stage in stages if stage in llama_cpp.PENALTIES):
+                before = llama_cpp.Candidates(candidates.ids, candidates.logits, candidates.sorted)
+            candidates = llama_cpp.Candidates(before.ids, before.logits, before.sorted)
+            llama_cpp._penalties(candidates, llama_cpp.Penalties.up_to(list(active.items()), name, penalty_window))
+        else:
+            llama_cpp.PORTED[name](candidates, active[name], settings)
     candidates.keep(np.argsort(-candidates.logits, kind="stable"), True)
     return bool((llama_cpp._softmax(candidates) == 0).any())
 

@@ -15,7 +15,7 @@ from apptest_helpers import new_app, panel_charts, plain_text
 from sampling import Context, SamplingConfig, apply, chain, load_model
 from sampling.engines import llama_cpp
 from sampling.engines.base import Vocabulary
-from sampling.pipeline import logits_to_draw_from
+from sampling.pipeline import distribution_to_draw_from
 
 LLAMA_CHOICES = ["port"] + (["native"] if llama_cpp.native_module() is not None else [])
 LLAMA = {"order": "llama.cpp", "temperature": 1.0, "top_k": 0}
@@ -84,11 +84,16 @@ def test_the_logit_bias_is_added_first_in_every_order_even_when_greedy(order):
     assert chain(config.with_values(temperature=0.0, top_k=0))[0] == "logit_bias"
 
 
-def test_the_logit_bias_is_refused_outside_the_vocabulary_and_beyond_100():
+def test_the_logit_bias_is_refused_outside_the_vocabulary_and_taken_at_any_size_and_count():
     with pytest.raises(ValueError, match="logit_bias names token 9, but the vocabulary has 4 tokens"):
         apply(torch.zeros(4), SamplingConfig(logit_bias={9: 1.0}))
-    with pytest.raises(ValueError, match=r"logit_bias of token 2 must be in \[-100.0, 100.0\], got 150"):
-        SamplingConfig(logit_bias={2: 150})
+    # transformers and llama.cpp add any bias; vLLM's OpenAI server clamps it to ±100 (from_optional).
+    for order in ("transformers", "llama.cpp"):
+        assert apply(torch.zeros(4), SamplingConfig(order=order, logit_bias={2: 150})).final_logits[2] == 150
+    vllm_trace = apply(torch.zeros(4), SamplingConfig(order="vllm", logit_bias={2: 150}))
+    assert vllm_trace.final_logits[2] == 100 and "±100" in vllm_trace.stages[0].note
+    many = {token: 1.0 for token in range(200)}
+    assert apply(torch.zeros(300), SamplingConfig(order="llama.cpp", logit_bias=many)).final_logits[:200].eq(1).all()
     with pytest.raises(ValueError, match="token 2 twice"):
         SamplingConfig(logit_bias=[(2, 1.0), (2, 3.0)])
     assert SamplingConfig(logit_bias={5: 1, 2: -3}).logit_bias == ((2, -3.0), (5, 1.0))
@@ -126,9 +131,12 @@ def test_two_custom_orders_of_the_same_stages_keep_different_tokens(choice):
         logits, default.with_values(order="llama.cpp"), llama_cpp=choice).kept.tolist()
 
 
-def test_a_custom_order_refuses_a_stage_it_leaves_out_and_unknown_names():
-    with pytest.raises(ValueError, match="top_p is set but the custom order's samplers \\(top_k\\) leave it out"):
-        SamplingConfig(order="custom", samplers=("top_k",), top_p=0.5)
+def test_a_custom_order_ignores_a_stage_it_leaves_out_and_refuses_unknown_names():
+    # llama.cpp builds only the samplers of --samplers: a set top_p outside them does nothing.
+    config = SamplingConfig(order="custom", samplers=("top_k",), top_p=0.5, top_k=2)
+    trace = apply(torch.tensor([3.0, 2.0, 1.0, 0.0]), config)
+    assert [stage.name for stage in trace.stages] == ["top_k"] and trace.ignored == ("top_p",)
+    assert trace.kept.tolist() == [True, True, False, False]
     with pytest.raises(ValueError, match="samplers must be names among"):
         SamplingConfig(order="custom", samplers=("top_k", "mirostat"))
     with pytest.raises(ValueError, match="repeated: top_k"):
@@ -145,7 +153,7 @@ def test_generate_fires_xtc_on_about_its_share_of_draws():
     context = next_token.context
     generator = torch.Generator().manual_seed(0)
     fired = apply(logits[:1], always, context=context).final_logits
-    drawn, fires = logits_to_draw_from(logits, half, context, generator)
+    _, drawn, fires = distribution_to_draw_from(logits, half, context, generator)
     calm = apply(logits[:1], never, context=context).final_logits
     assert not torch.equal(fired, calm), "the case must cut"
     assert torch.equal(drawn[fires], fired.expand(int(fires.sum()), -1))
@@ -203,11 +211,11 @@ def test_mirostat_keeps_the_tokens_whose_surprise_is_at_most_mu(choice):
     assert trace.probs.tolist() == pytest.approx([2 / 3, 1 / 3, 0, 0])
     assert apply(logits, config, llama_cpp=choice, mirostat_mu=[3.0]).kept.all()
     assert apply(logits, config, llama_cpp=choice, mirostat_mu=[0.1]).kept.tolist() == [True, False, False, False]
-    # Its chain: the logit bias, the temperature, mirostat; nothing else runs, so nothing else may be set.
+    # Its chain: the logit bias, the temperature, mirostat; anything else set is ignored, as llama.cpp does.
     assert chain(config.with_values(temperature=0.7, logit_bias={2: 1.0})) == ["logit_bias", "temperature", "mirostat"]
     assert chain(config.with_values(order="custom", samplers=("top_k",))) == ["mirostat"]
-    with pytest.raises(ValueError, match="with mirostat, llama.cpp runs only .* switch off top_k"):
-        config.with_values(top_k=40)
+    with_top_k = apply(logits, config.with_values(top_k=1), llama_cpp=choice)
+    assert with_top_k.ignored == ("top_k",) and with_top_k.kept.tolist() == [True, True, False, False]
     with pytest.raises(ValueError, match="mirostat is not part of the vllm sampler"):
         SamplingConfig(order="vllm", mirostat=2)
     with pytest.raises(ValueError, match="mirostat must be 0 .* or 2"):

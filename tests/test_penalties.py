@@ -53,10 +53,21 @@ def test_llama_cpp_counts_the_last_n_tokens_of_prompt_and_output(choice):
     # The window: only the last 2 tokens (0, 4) count, once each.
     last_two = final(config.with_values(penalty_last_n=2), Context.of(PROMPT), llama_cpp=choice)
     assert last_two == pytest.approx([1.0 - 0.75, 1.0, -1.0, 0.5, 1.5 - 0.75, 0.0])
-    # 0 switches the penalties off; -1 counts every token.
-    assert final(config.with_values(penalty_last_n=0), Context.of(PROMPT), llama_cpp=choice) == LOGITS[0].tolist()
-    assert final(config.with_values(penalty_last_n=-1), Context.of(PROMPT * 40), llama_cpp=choice)[0] == pytest.approx(
-        1.0 - (80 * 0.5 + 0.25))
+    # A window longer than the context counts all of it: 3 of 5 tokens are no "last 2".
+    assert final(config.with_values(penalty_last_n=5), Context.of(PROMPT), llama_cpp=choice) == pytest.approx(
+        [1.0 - 1.25, 1.0, -2.0 - 0.75, 0.5, 1.5 - 0.75, 0.0])
+    # 0 switches the penalties off, and so does -1: llama_sampler_init_penalties clamps it to 0 (0.3.36).
+    for off in (0, -1, -64):
+        assert final(config.with_values(penalty_last_n=off), Context.of(PROMPT * 40), llama_cpp=choice) == \
+            LOGITS[0].tolist()
+
+
+@pytest.mark.parametrize("choice", LLAMA_CHOICES)
+def test_llama_cpp_window_longer_than_a_short_context_counts_all_of_it(choice):
+    # The case an independent check found: window 4, prompt [0, 1, 2]; llama.cpp penalises all three.
+    config = SamplingConfig(order="llama.cpp", repetition_penalty=2.0, penalty_last_n=4)
+    probs = apply(torch.ones(4), config, context=Context.of([0, 1, 2]), llama_cpp=choice).probs
+    assert probs.tolist() == pytest.approx([0.2151, 0.2151, 0.2151, 0.3547], abs=1e-4)
 
 
 @pytest.mark.skipif(llama_cpp.native_module() is None, reason="llama-cpp-python is not installed")
@@ -92,8 +103,11 @@ def test_each_engine_runs_the_penalties_first_and_lacks_what_it_lacks():
         SamplingConfig(frequency_penalty=0.5)
     with pytest.raises(ValueError, match="penalty_last_n is a setting of the llama.cpp and custom orders only"):
         SamplingConfig(order="vllm", penalty_last_n=16)
-    with pytest.raises(ValueError, match=r"presence_penalty must be in \[-2.0, 2.0\]"):
+    with pytest.raises(ValueError, match=r"presence_penalty \(vLLM's SamplingParams\) must be in \[-2.0, 2.0\]"):
         SamplingConfig(order="vllm", presence_penalty=2.5)
+    # llama.cpp asks only for finite values: no [-2, 2] range there.
+    assert SamplingConfig(order="llama.cpp", presence_penalty=2.5, frequency_penalty=-7.0).active()[
+        "frequency_penalty"] == -7.0
     with pytest.raises(ValueError, match="act on the tokens before this one"):
         apply(LOGITS, SamplingConfig(repetition_penalty=1.2))
 

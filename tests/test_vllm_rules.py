@@ -84,3 +84,34 @@ def test_top_p_boundary_uses_one_minus_float32_p():
     assert torch.softmax(logits, dim=-1)[0].item() == pytest.approx(0.10000001639, abs=1e-11)
     assert apply(logits, SamplingConfig(top_p=0.9, order="vllm")).kept.tolist() == [False, True]
     assert apply(logits, SamplingConfig(top_p=0.9)).kept.tolist() == [True, True]
+
+
+def one_sort_top_k_top_p(logits: torch.Tensor, k: int, p: float) -> torch.Tensor:
+    """The rule of ``apply_top_k_top_p_pytorch``, written out: one ascending sort of the logits,
+    top_k's cut on it, then top_p's cut on that same sorted array."""
+    ascending, order = logits.sort(dim=-1)
+    kth = ascending[..., logits.shape[-1] - k:logits.shape[-1] - k + 1]
+    ascending = torch.where(ascending < kth, -math.inf, ascending)
+    removed = ascending.softmax(dim=-1).cumsum(dim=-1) <= 1 - torch.tensor(p, dtype=torch.float32)
+    removed[..., -1] = False
+    ascending = torch.where(removed, -math.inf, ascending)
+    return torch.full_like(logits, -math.inf).scatter(-1, order, ascending)
+
+
+def test_top_k_and_top_p_share_one_sort_as_vllm_does():
+    """With both set, which tied token top_p cuts follows the one sort top_k made; a second sort
+    of top_k's output can order the tie otherwise. Random tie-heavy rows, boundaries on a tie."""
+    generator = torch.Generator().manual_seed(7)
+    differs_from_two_sorts = 0
+    for _ in range(400):
+        vocab = int(torch.randint(20, 3000, (1,), generator=generator))
+        logits = (torch.randn(vocab, generator=generator) * 2).round()  # a few values, many ties
+        k = int(torch.randint(2, vocab, (1,), generator=generator))
+        p = float(torch.rand(1, generator=generator)) * 0.9 + 0.05
+        trace = apply(logits, SamplingConfig(order="vllm", top_k=k, top_p=p))
+        expected = one_sort_top_k_top_p(logits, k, p)
+        assert torch.equal(trace.final_logits, expected)
+        top_k_only = apply(logits, SamplingConfig(order="vllm", top_k=k)).final_logits
+        two_sorts = apply(top_k_only, SamplingConfig(order="vllm", top_p=p)).final_logits
+        differs_from_two_sorts += not torch.equal(two_sorts, expected)
+    assert differs_from_two_sorts > 0, "no case where a second sort would have cut another tied token"

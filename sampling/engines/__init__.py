@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 import torch
@@ -60,8 +61,10 @@ def run(
         llama_cpp.DEFAULT_SAMPLERS
     names = llama_cpp.chain_stages(samplers, mirostat="mirostat" in active)
     stages = [(name, active[name]) for name in names if name in active]
-    return llama_cpp.run(logits, stages, native=_native(llama_cpp_choice), context=context,
-                         settings=llama_cpp.StageSettings.of(settings))
+    stage_settings = llama_cpp.StageSettings.of(settings)
+    if "mirostat" in active:  # common_sampler_init gives mirostat a plain llama_sampler_init_temp
+        stage_settings = replace(stage_settings, dynatemp_range=0.0)
+    return llama_cpp.run(logits, stages, native=_native(llama_cpp_choice), context=context, settings=stage_settings)
 
 
 __all__ = ["ORDERS", "PENALTIES", "REMOVED", "Context", "LlamaCppChoice", "StageOutput", "implementation", "run"]

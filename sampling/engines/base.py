@@ -92,6 +92,9 @@ class StageOutput:
     value: float
     logits: torch.Tensor
     note: str = ""
+    probs: torch.Tensor | None = None
+    """The distribution after this stage where the engine normalises otherwise than by a float32
+    softmax of ``logits`` (llama.cpp's ``dist``, given on the last stage); None elsewhere."""
 
 
 def run_steps(steps: Sequence[Step], logits: torch.Tensor) -> list[StageOutput]:

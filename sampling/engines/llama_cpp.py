@@ -3,7 +3,8 @@ typical → top_p → min_p → XTC → temperature (``common_params_sampling.sa
 ``--samplers`` option reorders them, which the custom order does here).
 
 The penalties sampler counts the last ``penalty_last_n`` tokens of everything it was given (the
-prompt's tokens, then each generated one, as ``llama-server`` feeds it) and, for each token among
+prompt's tokens, then each generated one, as ``llama-server`` feeds it; all of them when fewer were
+given; none when ``penalty_last_n`` is 0 or negative) and, for each token among
 them, divides a positive logit by ``penalty_repeat`` (multiplies one ≤ 0), then subtracts
 ``count · penalty_freq + penalty_present``, all in one pass. Shown as three stages, each is
 llama.cpp's penalties sampler with the penalties up to it switched on, so the last is exactly
@@ -139,12 +140,17 @@ def stage_notes(active: dict[str, float], settings: StageSettings) -> dict[str, 
     if "top_p" in active and FLOAT(active["top_p"]) >= 1:
         notes["top_p"] = f"llama.cpp stores top_p as float32: {active['top_p']!r} is 1, so top_p is off"
     if "xtc_probability" in active:
+        xtc = []
         if FLOAT(settings.xtc_threshold) > 0.5:
-            notes["xtc_probability"] = (f"llama.cpp's XTC does nothing when xtc_threshold is above 0.5 "
-                                        f"(got {settings.xtc_threshold:g})")
+            xtc.append(f"llama.cpp's XTC does nothing when xtc_threshold is above 0.5 (got {settings.xtc_threshold:g})")
         elif active["xtc_probability"] < 1:
-            notes["xtc_probability"] = (f"XTC fires on {active['xtc_probability']:.0%} of draws: shown "
-                                        + ("when it fires" if settings.xtc_fires else "when it does not"))
+            xtc.append(f"XTC fires on {active['xtc_probability']:.0%} of draws: shown "
+                       + ("when it fires" if settings.xtc_fires else "when it does not"))
+        if FLOAT(settings.xtc_threshold) <= 0:
+            xtc.append("with xtc_threshold 0 or below every candidate reaches it, so when XTC fires llama.cpp keeps "
+                       "only the last (least likely) one, even a token an earlier stage removed, and draws it with p = 1")
+        if xtc:
+            notes["xtc_probability"] = "; ".join(xtc)
     if "temperature" in active and settings.dynatemp_range > 0:
         low = max(0.0, active["temperature"] - settings.dynatemp_range)
         notes["temperature"] = (f"dynamic temperature: between {low:g} and "
@@ -155,28 +161,31 @@ def stage_notes(active: dict[str, float], settings: StageSettings) -> dict[str, 
 
 @dataclass(frozen=True)
 class Penalties:
-    """The penalties sampler's settings (float32, as llama.cpp takes them) and the tokens it counts."""
+    """The penalties sampler's settings (float32, as llama.cpp takes them) and its tokens: for the
+    port, the window it counts; for llama.cpp itself, the context, of which it takes its own window."""
 
     repeat: float
     frequency: float
     presence: float
-    window: np.ndarray
+    tokens: np.ndarray
 
     @classmethod
-    def up_to(cls, stages: list[tuple[str, float]], name: str, window: np.ndarray) -> Penalties:
+    def up_to(cls, stages: list[tuple[str, float]], name: str, tokens: np.ndarray) -> Penalties:
         """The penalties of ``stages`` up to and including ``name``, the later ones still off."""
         names = [stage for stage, _ in stages]
         values = dict(stages[: names.index(name) + 1])
         return cls(FLOAT(values.get("repetition_penalty", 1.0)), FLOAT(values.get("frequency_penalty", 0.0)),
-                   FLOAT(values.get("presence_penalty", 0.0)), window)
+                   FLOAT(values.get("presence_penalty", 0.0)), tokens)
 
 
 def window(tokens: np.ndarray, last_n: int) -> np.ndarray:
-    """The tokens llama.cpp's penalties count: the last ``last_n`` (-1: all of them, as llama.cpp
-    makes -1 the context size; 0: none)."""
-    if last_n < 0:
-        return tokens
-    return tokens[len(tokens) - last_n:] if last_n else tokens[:0]
+    """The tokens llama.cpp's penalties count: the last ``last_n`` accepted, or all of them when
+    fewer were accepted (its ring buffer of ``last_n``). ``llama_sampler_init_penalties`` clamps
+    ``last_n`` with ``std::max(penalty_last_n, 0)`` (0.3.36), so 0 and every negative value, -1
+    included, switch the penalties off; "-1 = the context size" was older llama.cpp behaviour."""
+    if last_n <= 0:
+        return tokens[:0]
+    return tokens[max(len(tokens) - last_n, 0):]
 
 
 def run(logits: torch.Tensor, stages: list[tuple[str, float]], native: bool | None = None,
@@ -200,21 +209,49 @@ def run(logits: torch.Tensor, stages: list[tuple[str, float]], native: bool | No
     per_row = [chain(row, stages, settings.for_row(index, row_tokens))
                for index, (row, row_tokens) in enumerate(zip(rows, tokens))]
     notes = stage_notes(dict(stages), settings)
+    drawn_from = torch.from_numpy(np.stack([probs for _, probs in per_row])).to(logits.device)
     return [
         StageOutput(
             name,
             value,
-            torch.from_numpy(np.stack([outputs[index] for outputs in per_row])).to(logits.device),
+            torch.from_numpy(np.stack([outputs[index] for outputs, _ in per_row])).to(logits.device),
             notes.get(name, ""),
+            drawn_from if index == len(stages) - 1 else None,
         )
         for index, (name, value) in enumerate(stages)
     ]
 
 
+def _drawn_from(vocab: int, ids: np.ndarray, logits: np.ndarray, sorted_: bool, mirostat: bool) -> np.ndarray:
+    """The probabilities over the vocabulary that llama.cpp draws from, for the final candidates
+    array. ``llama_sampler_dist_apply``: the largest logit taken as the first when the array is
+    marked sorted (a bucket sort can misplace a huge logit, and then llama.cpp's p is NaN too),
+    ``expf`` of each difference in float32, summed in double in array order, divided in double,
+    stored as float32; a lone candidate gets p = 1 whatever its logit. Mirostat draws instead
+    from its own ``llama_sampler_softmax_impl``, summed in float32."""
+    probs = np.zeros(vocab, dtype=FLOAT)
+    if len(ids) == 1 and not mirostat:
+        probs[ids] = 1
+    elif len(ids):
+        max_logit = logits[0] if sorted_ else logits.max()
+        with np.errstate(invalid="ignore", over="ignore"):
+            exponentials = _expf(logits - max_logit)
+            total = _running_sum(exponentials)[-1] if mirostat else np.cumsum(exponentials, dtype=np.float64)[-1]
+            probs[ids] = (exponentials / total).astype(FLOAT)
+    return probs
+
+
 def _full_row(vocab: int, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Logits over the vocabulary: the candidates' values, ``-inf`` for every other token."""
+    """Logits over the vocabulary: the candidates' values, ``-inf`` for every other token.
+
+    A lone candidate whose logit is ``-inf`` (XTC with threshold 0 keeps the last candidate of the
+    array, even one that top-n-sigma or temperature 0 had set to ``-inf``) is drawn all the same:
+    ``llama_sampler_dist_apply`` gives a single candidate p = 1 without looking at its logit. It is
+    shown with logit 0, which gives it that p = 1 here too."""
     row = np.full(vocab, -np.inf, dtype=FLOAT)
     row[ids] = values
+    if len(ids) == 1 and values[0] == -np.inf:
+        row[ids] = 0
     return row
 
 
@@ -248,8 +285,8 @@ def _native_logit_bias(llama, biases: tuple[tuple[int, float], ...]):
     return llama.llama_sampler_init_logit_bias(0, len(biases), entries)
 
 
-def _native_row(row: np.ndarray, stages: list[tuple[str, float]], settings: StageSettings) -> list[np.ndarray]:
-    penalty_window = window(settings.tokens, settings.penalty_last_n)
+def _native_row(row: np.ndarray, stages: list[tuple[str, float]],
+                settings: StageSettings) -> tuple[list[np.ndarray], np.ndarray]:
     llama = native_module()
     data = np.empty(len(row), dtype=TOKEN_DATA)
     data["id"] = np.arange(len(row), dtype=np.int32)
@@ -268,7 +305,8 @@ def _native_row(row: np.ndarray, stages: list[tuple[str, float]], settings: Stag
             candidates = llama.llama_token_data_array(
                 data=penalised.ctypes.data_as(llama.llama_token_data_p), size=len(penalised), selected=-1,
                 sorted=before[1])
-            sampler = _native_penalties(llama, len(row), Penalties.up_to(stages, name, penalty_window))
+            sampler = _native_penalties(llama, len(row), Penalties.up_to(stages, name, settings.tokens),
+                                        settings.penalty_last_n)
         elif name == "dry_multiplier" and settings.dry_breakers:
             # llama.cpp builds sequence breakers only from a GGUF model's vocabulary: the port's
             # DRY works on llama.cpp's own candidates array here, as its sampler would.
@@ -287,7 +325,9 @@ def _native_row(row: np.ndarray, stages: list[tuple[str, float]], settings: Stag
             llama.llama_sampler_free(sampler)
         current = _current(llama, candidates)
         outputs.append(_full_row(len(row), current["id"], current["logit"]))
-    return outputs
+    current = _current(llama, candidates)
+    return outputs, _drawn_from(len(row), current["id"], current["logit"], bool(candidates.sorted),
+                                bool(stages) and stages[-1][0] == "mirostat")
 
 
 def _native_dry(llama, multiplier: float, settings: StageSettings):
@@ -309,11 +349,14 @@ def _current(llama, candidates) -> np.ndarray:
     return np.frombuffer((ctypes.c_char * (size * TOKEN_DATA.itemsize)).from_address(address), dtype=TOKEN_DATA)
 
 
-def _native_penalties(llama, vocab: int, penalties: Penalties):
-    """llama.cpp's penalties sampler, given ``penalties.window`` as ``llama_sampler_accept`` would."""
-    sampler = llama.llama_sampler_init_penalties(vocab, len(penalties.window), penalties.repeat,
-                                                 penalties.frequency, penalties.presence)
-    for token in penalties.window.tolist():
+def _native_penalties(llama, vocab: int, penalties: Penalties, last_n: int):
+    """llama.cpp's penalties sampler with its own window of ``last_n``, given the context's tokens
+    as ``llama_sampler_accept`` would: its ring buffer decides which of them count. Tokens older
+    than the last ``last_n`` would only pass through that buffer, so they are not given."""
+    sampler = llama.llama_sampler_init_penalties(vocab, last_n, penalties.repeat, penalties.frequency,
+                                                 penalties.presence)
+    tokens = penalties.tokens
+    for token in (tokens[len(tokens) - last_n:] if 0 < last_n < len(tokens) else tokens).tolist():
         llama.llama_sampler_accept(sampler, token)
     return sampler
 
@@ -433,9 +476,9 @@ def _temperature(candidates: Candidates, temperature: float) -> None:
 
 def _penalties(candidates: Candidates, penalties: Penalties) -> None:
     """``llama_sampler_penalties_apply``: float32 arithmetic on the candidates seen in the window."""
-    if not len(penalties.window) or (penalties.repeat == 1 and penalties.frequency == 0 and penalties.presence == 0):
+    if not len(penalties.tokens) or (penalties.repeat == 1 and penalties.frequency == 0 and penalties.presence == 0):
         return
-    seen, counts = np.unique(penalties.window, return_counts=True)
+    seen, counts = np.unique(penalties.tokens, return_counts=True)
     hit = np.isin(candidates.ids, seen)
     count = counts[np.searchsorted(seen, candidates.ids[hit])].astype(FLOAT)
     logits = candidates.logits[hit]
@@ -637,7 +680,8 @@ PORTED: dict[str, Callable[[Candidates, float, StageSettings], None]] = {
 }
 
 
-def _ported_row(row: np.ndarray, stages: list[tuple[str, float]], settings: StageSettings) -> list[np.ndarray]:
+def _ported_row(row: np.ndarray, stages: list[tuple[str, float]],
+                settings: StageSettings) -> tuple[list[np.ndarray], np.ndarray]:
     penalty_window = window(settings.tokens, settings.penalty_last_n)
     candidates = Candidates(np.arange(len(row)), row.astype(FLOAT))
     outputs = []
@@ -650,4 +694,5 @@ def _ported_row(row: np.ndarray, stages: list[tuple[str, float]], settings: Stag
         else:
             PORTED[name](candidates, value, settings)
         outputs.append(_full_row(len(row), candidates.ids, candidates.logits))
-    return outputs
+    return outputs, _drawn_from(len(row), candidates.ids, candidates.logits, candidates.sorted,
+                                bool(stages) and stages[-1][0] == "mirostat")

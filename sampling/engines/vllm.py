@@ -10,7 +10,8 @@ from the file named beside it, and checked by hand-worked tests:
 - ``v1/worker/gpu_input_batch.py``: top_p and min_p are stored as float32 (0.99999999 becomes 1);
   top_p runs when the request's own value is below 1; top_k runs when 0 < k < vocabulary.
 - ``v1/sample/sampler.py``: float32 logits; the logit bias first (``LogitBiasLogitsProcessor``,
-  a float32 addition; ``SamplingParams`` clamps each bias to [-100, 100]), then the penalties
+  a float32 addition; the OpenAI server's ``SamplingParams.from_optional`` clamps each bias to
+  [-100, 100]), then the penalties
   (``apply_logits_processors``), then temperature by float32 division, min_p, top_k and top_p; greedy is the argmax of the
   penalised logits before temperature.
 - ``model_executor/layers/utils.py`` (``apply_penalties``) and ``_custom_ops.py``
@@ -24,7 +25,8 @@ from the file named beside it, and checked by hand-worked tests:
 - ``v1/sample/ops/topk_topp_sampler.py`` (``apply_top_k_top_p_pytorch``, ``apply_top_k_only``):
   top_k removes logits strictly below the k-th largest, so every tie with the k-th is kept; top_p
   sorts ascending, removes ``cumsum(softmax) <= 1 - p`` computed as float32 ``1 - p``, and always
-  keeps the largest.
+  keeps the largest. With both, one sort serves top_k and then top_p, so that sort's order decides
+  which tied token top_p cuts.
 
 On GPUs vLLM breaks ties differently (see ``TIE_RULES`` in `sampling.pipeline`).
 """
@@ -75,13 +77,32 @@ def _top_k(value: float) -> Transform:
     return transform
 
 
-def _top_p(value: float) -> Transform:
+def _top_p(value: float, shared_sort: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> Transform:
+    """``cumsum(softmax) <= 1 - p`` removed on one ascending sort, the largest always kept. After
+    top_k, ``apply_top_k_top_p_pytorch`` reuses top_k's sort (``shared_sort``): which of several
+    tied tokens is cut at the boundary follows that sort's order, not a new one's."""
     def transform(logits: torch.Tensor) -> torch.Tensor:
-        ascending, order = logits.sort(dim=-1, descending=False)
+        ascending, order = shared_sort.pop("sort") if shared_sort else logits.sort(dim=-1, descending=False)
         cumulative = ascending.softmax(dim=-1).cumsum(dim=-1)
         remove = cumulative <= 1 - _float32(value, logits)
         remove[..., -1] = False
         ascending = ascending.masked_fill(remove, REMOVED)
+        return ascending.scatter(-1, order, ascending)
+
+    return transform
+
+
+def _sorted_top_k(value: float, shared_sort: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> Transform:
+    """top_k as ``apply_top_k_top_p_pytorch`` does it when top_p follows: one ascending sort, every
+    logit below the k-th largest removed (ties with it kept), the sort kept for top_p."""
+    k = int(value)
+
+    def transform(logits: torch.Tensor) -> torch.Tensor:
+        ascending, order = logits.sort(dim=-1, descending=False)
+        if k < logits.shape[-1]:
+            kth_largest = ascending[..., logits.shape[-1] - k:logits.shape[-1] - k + 1]
+            ascending = ascending.masked_fill(ascending < kth_largest, REMOVED)
+        shared_sort["sort"] = (ascending, order)
         return ascending.scatter(-1, order, ascending)
 
     return transform
@@ -134,10 +155,16 @@ STAGES: dict[str, Callable[[float], Transform]] = {
 }
 
 
+LOGIT_BIAS_CLAMP = 100.0
+"""``SamplingParams.from_optional`` (the OpenAI-compatible server's path) clamps each bias to ±100;
+``SamplingParams(...)`` built directly adds it unclamped. The server's path is the one computed."""
+
+
 def _logit_bias(biases: tuple[tuple[int, float], ...]) -> Transform:
     def transform(logits: torch.Tensor) -> torch.Tensor:
         ids = torch.tensor([token for token, _ in biases], device=logits.device)
-        values = torch.tensor([bias for _, bias in biases], dtype=torch.float32, device=logits.device)
+        values = torch.tensor([min(max(bias, -LOGIT_BIAS_CLAMP), LOGIT_BIAS_CLAMP) for _, bias in biases],
+                              dtype=torch.float32, device=logits.device)
         biased = logits.clone()
         biased[:, ids] += values
         return biased
@@ -152,7 +179,10 @@ def steps(active: dict[str, float], temperature: float, context: Context,
     penalties = [Step(name, active[name], PENALTY_STAGES[name](active[name], context))
                  for name in PENALTY_STAGES if name in active]
     if "logit_bias" in active:
-        penalties.insert(0, Step("logit_bias", active["logit_bias"], _logit_bias(biases)))
+        clamped = [token for token, bias in biases if abs(bias) > LOGIT_BIAS_CLAMP]
+        note = (f"vLLM's OpenAI server clamps each bias to ±{LOGIT_BIAS_CLAMP:g} (SamplingParams.from_optional): "
+                f"{len(clamped)} clamped" if clamped else "")
+        penalties.insert(0, Step("logit_bias", active["logit_bias"], _logit_bias(biases), note))
     if temperature == 0:
         return [*penalties, Step("greedy", 0.0, greedy)]
     values, notes = dict(active), {}
@@ -161,8 +191,10 @@ def steps(active: dict[str, float], temperature: float, context: Context,
     if "temperature" in values and values["temperature"] < MIN_TEMPERATURE:
         notes["temperature"] = f"vLLM raises temperature {values['temperature']:g} to {MIN_TEMPERATURE:g}"
         values["temperature"] = MIN_TEMPERATURE
-    return [*penalties, *(
-        Step(name, values[name], STAGES[name](values[name]), notes.get(name, ""))
-        for name in ORDER
-        if name in values and name in STAGES
-    )]
+    transforms = {name: STAGES[name](values[name]) for name in STAGES if name in values}
+    if "top_k" in values and "top_p" in values:
+        shared_sort: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        transforms["top_k"] = _sorted_top_k(values["top_k"], shared_sort)
+        transforms["top_p"] = _top_p(values["top_p"], shared_sort)
+    return [*penalties, *(Step(name, values[name], transforms[name], notes.get(name, ""))
+                          for name in ORDER if name in transforms)]
