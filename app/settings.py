@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sampling.fetch import REAL_MODELS, fetched_path
 from sampling.limits import Limits
 from sampling.models import BUNDLED_MODELS, WELL_KNOWN_MODELS, default_model_name, hub_reachable, in_local_hub_cache
 
@@ -61,13 +62,19 @@ def available_well_known_models() -> list[str]:
     return [name for name in WELL_KNOWN_MODELS if in_local_hub_cache(name)]
 
 
+def fetched_models() -> list[str]:
+    """The real models fetched by `sampling.fetch` (``python -m sampling.fetch``)."""
+    return [name for name in REAL_MODELS if fetched_path(name) is not None]
+
+
 def read_settings(*sources: Mapping[str, object]) -> Settings:
     """Settings from the first source that names each value (environment first by default)."""
     merged: dict[str, object] = {}
     for source in reversed(sources or (os.environ,)):
         merged.update({key: value for key, value in source.items() if str(key).startswith(PREFIX)})
     configured = _dedupe([name.strip() for name in str(merged.get(PREFIX + "ALLOWED_MODELS", "")).split(",")])
-    models = configured or _dedupe([default_model_name(), *BUNDLED_MODELS, *available_well_known_models()])
+    models = configured or _dedupe([default_model_name(), *fetched_models(), *BUNDLED_MODELS,
+                                    *available_well_known_models()])
     limits = Limits(
         max_prompt_chars=_integer(merged, "MAX_PROMPT_CHARS"),
         max_new_tokens=_integer(merged, "MAX_NEW_TOKENS"),

@@ -56,17 +56,21 @@ def heldout_text(handle: ModelHandle, path: Path | None = None) -> str | None:
 @torch.inference_mode()
 def window_logits(handle: ModelHandle, text: str, windows: int, seed: int = 0, batch: int = 8) -> torch.Tensor:
     """Logits at every position of ``windows`` windows of 64 tokens at random offsets in ``text``:
-    ``[windows × 64, vocab]``. The forward passes run ``batch`` windows at a time."""
+    ``[windows × 64, vocab]``. Each window is fed as the tokenizer feeds a text, after the special
+    tokens it puts first (Gemma's BOS; none for GPT-2's tokenizer). The forward passes run
+    ``batch`` windows at a time."""
     ids = handle.tokenizer(text, add_special_tokens=False)["input_ids"]
+    prefix = handle.tokenizer("")["input_ids"]
     if len(ids) < WINDOW + 1:
         raise ValueError(f"the held-out text has {len(ids)} tokens; a window needs {WINDOW + 1}")
     generator = torch.Generator().manual_seed(seed)
     starts = torch.randint(0, len(ids) - WINDOW, (windows,), generator=generator).tolist()
-    rows = torch.tensor([ids[start : start + WINDOW] for start in starts])
+    rows = torch.tensor([prefix + ids[start : start + WINDOW] for start in starts])
     out = []
     for first in range(0, len(rows), batch):
         chunk = rows[first : first + batch].to(handle.device)
-        out.append(handle.model(input_ids=chunk, use_cache=False).logits.float().cpu().reshape(-1, handle.vocab_size))
+        logits = handle.model(input_ids=chunk, use_cache=False).logits[:, len(prefix):]
+        out.append(logits.float().cpu().reshape(-1, handle.vocab_size))
     return torch.cat(out)
 
 

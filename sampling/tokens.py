@@ -75,16 +75,17 @@ def _visible_bytes(raw: bytes) -> str:
     return "".join(parts) or EMPTY_LABEL
 
 
-def is_padding(tokenizer: PreTrainedTokenizerBase, token_id: int) -> bool:
-    """True for an id beyond the tokenizer's tokens (added tokens included)."""
-    return token_id >= len(tokenizer)
+def is_padding(tokenizer: PreTrainedTokenizerBase, token_id: int, known: int | None = None) -> bool:
+    """True for an id beyond the tokenizer's ``known`` tokens (added tokens included; default
+    ``len(tokenizer)``, which costs 0.25 ms on Gemma's tokenizer: count it once per batch)."""
+    return token_id >= (len(tokenizer) if known is None else known)
 
 
 def padding_label(token_id: int) -> str:
     return f"{PADDING_MARK}{token_id}"
 
 
-def token_label(tokenizer: PreTrainedTokenizerBase, token_id: int) -> str:
+def token_label(tokenizer: PreTrainedTokenizerBase, token_id: int, known: int | None = None) -> str:
     """The visible label of one token id; ``⦸id`` for an id the tokenizer does not have.
 
     >>> from sampling.models import load_model
@@ -92,7 +93,7 @@ def token_label(tokenizer: PreTrainedTokenizerBase, token_id: int) -> str:
     >>> token_label(tokenizer, tokenizer(" the")["input_ids"][0])
     '␣the'
     """
-    if is_padding(tokenizer, token_id):
+    if is_padding(tokenizer, token_id, known):
         return padding_label(token_id)
     text = tokenizer.decode([token_id])
     if "\ufffd" not in text:
@@ -101,7 +102,9 @@ def token_label(tokenizer: PreTrainedTokenizerBase, token_id: int) -> str:
 
 
 def token_labels(tokenizer: PreTrainedTokenizerBase, token_ids: Sequence[int]) -> list[str]:
-    return [token_label(tokenizer, int(token_id)) for token_id in token_ids]
+    """The labels of ``token_ids``, in time linear in their number."""
+    known = len(tokenizer)
+    return [token_label(tokenizer, int(token_id), known) for token_id in token_ids]
 
 
 def unique_labels(labels: Sequence[str], token_ids: Sequence[int]) -> list[str]:
@@ -115,9 +118,9 @@ def unique_labels(labels: Sequence[str], token_ids: Sequence[int]) -> list[str]:
 
 def decode_with_padding(tokenizer: PreTrainedTokenizerBase, token_ids: Sequence[int]) -> str:
     """The text of ``token_ids``, with ``⦸id`` where an id has no token (``decode`` drops them)."""
-    parts, run = [], []
+    parts, run, known = [], [], len(tokenizer)
     for token_id in token_ids:
-        if is_padding(tokenizer, token_id):
+        if is_padding(tokenizer, token_id, known):
             parts += [tokenizer.decode(run), padding_label(token_id)]
             run = []
         else:

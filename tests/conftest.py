@@ -6,6 +6,9 @@ import pytest
 # Tests never reach a model hub: a miss must fail at once instead of retrying.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The page's tests run on the bundled stand-in for speed; the tests of the real default model
+# (tests/test_real_models.py, the browser's first screen) clear this.
+os.environ.setdefault("SAMPLING_MODEL", "fortune-base")
 
 
 @pytest.fixture

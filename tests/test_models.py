@@ -22,8 +22,9 @@ def small():
 
 
 
-def test_default_is_the_larger_bundled_model(monkeypatch, tmp_path, no_network):
+def test_without_a_fetched_real_model_the_default_is_the_larger_bundled_model(monkeypatch, tmp_path, no_network):
     monkeypatch.delenv(DEFAULT_MODEL_ENV, raising=False)
+    monkeypatch.setenv("SAMPLING_MODELS_DIR", str(tmp_path / "no-fetched-models"))
     monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
     assert sampling.default_model_name() == "fortune-base"
     handle = load_model()
@@ -34,8 +35,9 @@ def test_default_is_the_larger_bundled_model(monkeypatch, tmp_path, no_network):
     )
 
 
-def test_gpt2_in_the_local_cache_becomes_the_default(monkeypatch, tmp_path):
+def test_gpt2_in_the_local_cache_becomes_the_default_without_a_fetched_real_model(monkeypatch, tmp_path):
     monkeypatch.delenv(DEFAULT_MODEL_ENV, raising=False)
+    monkeypatch.setenv("SAMPLING_MODELS_DIR", str(tmp_path / "no-fetched-models"))
     snapshot = tmp_path / "models--gpt2" / "snapshots" / "0123abc"
     snapshot.mkdir(parents=True)
     (tmp_path / "models--gpt2" / "refs").mkdir()
