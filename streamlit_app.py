@@ -25,6 +25,7 @@ from app.views import compare, sidebar, study  # noqa: E402
 
 
 def main() -> None:
+    resources.bring_real_default(st.query_params.get("lang", "en"))
     settings = resources.settings()
     state.initialize(st.session_state, st.query_params.to_dict(), settings)
     lang = st.session_state["lang"]

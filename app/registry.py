@@ -19,6 +19,10 @@ from app.slots import ModelSlots
 from sampling.models import ModelHandle, ModelLoadError
 
 
+MAX_REMEMBERED_FAILURES = 64
+"""Failed loads remembered at once: bounded, so that distinct bad names cannot grow the server."""
+
+
 class ModelRegistry:
     """>>> registry = ModelRegistry(lambda name: name.upper(), capacity=1, failure_ttl=60, slots=ModelSlots(1))
     >>> registry.get("a"), registry.get("a"), registry.loads
@@ -39,6 +43,10 @@ class ModelRegistry:
         """How many times a model was actually loaded (for tests and the benchmarks)."""
         return self._models.computed
 
+    def loaded(self, name: str) -> bool:
+        """Whether ``name`` is loaded now (a call to `get` returns at once)."""
+        return self._models.peek(name) is not None
+
     def get(self, name: str) -> ModelHandle:
         """The loaded model ``name``; loads it (once, whoever asks at the same time) if needed.
         Raises `ModelLoadError`, also for a recent failure of the same model."""
@@ -55,4 +63,6 @@ class ModelRegistry:
         except ModelLoadError as error:
             with self._lock:
                 self._failures[name] = (time.monotonic(), str(error))
+                while len(self._failures) > MAX_REMEMBERED_FAILURES:  # oldest first: dicts keep insertion order
+                    self._failures.pop(next(iter(self._failures)))
             raise

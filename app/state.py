@@ -25,6 +25,7 @@ from sampling.config import (
     not_run,
 )
 from sampling.engines.llama_cpp import SAMPLER_OF
+from sampling.models import RUNTIMES
 
 PANELS = ("a", "b")
 MAX_MODEL_NAME = 200
@@ -116,6 +117,8 @@ PAGE_CHOICES = (
     Control("view", "compare", choices=("compare", "study")),
     Control("lang", "en", choices=LANGUAGES),
     Control("top_n", 20, 5, 50, 1, integer=True),
+    Control("chat", "off", choices=("off", "on")),
+    Control("runtime", "transformers", choices=RUNTIMES),
 )
 PAGE_CHOICES_BY_NAME = {control.name: control for control in PAGE_CHOICES}
 

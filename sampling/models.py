@@ -43,8 +43,8 @@ WELL_KNOWN_MODELS = ("gpt2", "distilgpt2", "HuggingFaceTB/SmolLM2-135M", "Eleuth
 """Small real causal LMs a local run offers when they are cached or the hub can be reached."""
 DEFAULT_MODEL_ENV = "SAMPLING_MODEL"
 HUB_PROBE_SECONDS = 2.0
-Runtime = Literal["transformers", "llama.cpp"]
-RUNTIMES: tuple[Runtime, ...] = ("transformers", "llama.cpp")
+RuntimeName = Literal["transformers", "llama.cpp"]
+RUNTIMES: tuple[RuntimeName, ...] = ("transformers", "llama.cpp")
 MAX_LLAMA_CONTEXT = 4096
 """llama.cpp's context is allocated up front: at most this many tokens, or the model's own length."""
 
@@ -346,14 +346,14 @@ class ModelHandle:
         return ("transformers", "llama.cpp") if self.gguf is not None and runtime_available() else ("transformers",)
 
     @torch.inference_mode()
-    def next_token_logits(self, prompt: str, chat: bool = False, runtime: Runtime = "transformers") -> NextToken:
+    def next_token_logits(self, prompt: str, chat: bool = False, runtime: RuntimeName = "transformers") -> NextToken:
         """The next-token logits after ``prompt``, from transformers' forward pass or, for a GGUF
         model, llama.cpp's (``runtime="llama.cpp"``: its quantized kernels)."""
         encoded = self.encode(prompt, chat=chat)
         return NextToken(self.logits_after(encoded.ids, runtime), encoded, self.vocabulary)
 
     @torch.inference_mode()
-    def logits_after(self, token_ids: Sequence[int], runtime: Runtime = "transformers") -> torch.Tensor:
+    def logits_after(self, token_ids: Sequence[int], runtime: RuntimeName = "transformers") -> torch.Tensor:
         """float32 logits ``[vocab]`` (on the CPU) of the token after ``token_ids``: the distribution a
         continuation drew its next token from, recomputed for any step of it."""
         if not token_ids or len(token_ids) > self.context_length:
@@ -377,7 +377,7 @@ class ModelHandle:
         *,
         return_logits: bool = False,
         chat: bool = False,
-        runtime: Runtime = "transformers",
+        runtime: RuntimeName = "transformers",
     ) -> Generation:
         """``n`` continuations sampled in one batch with the KV cache.
 

@@ -7,7 +7,7 @@ distribution its engine would sample from, stage by stage. Moving a slider never
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import streamlit as st
@@ -22,24 +22,25 @@ from app.slots import LeftTheQueue
 from app.text import chart_titles, t, template
 from sampling import metrics
 from sampling.models import BUNDLED_CORPUS, BUNDLED_MODELS, ModelHandle, ModelLoadError
+from sampling.runtime import compare_runtimes
 
 CHART_KEYS = ("chart_top", "chart_stages", "chart_cumulative")
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def panel_trace(name: str, prompt: str, config: sampling.SamplingConfig) -> sampling.Trace:
+def panel_trace(source: resources.Source, prompt: str, config: sampling.SamplingConfig) -> sampling.Trace:
     """A setting's trace after the prompt: one `apply` per setting, shared by the panel's figures,
     rows and notices and by the A-vs-B figures (a refused setting raises, and is not kept)."""
-    next_token = resources.next_token(name, prompt)
+    next_token = resources.next_token(source, prompt)
     return sampling.apply(next_token.logits, config, context=next_token.context)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def panel_tables(name: str, prompt: str, config: sampling.SamplingConfig, top_n: int) -> dict:
+def panel_tables(source: resources.Source, prompt: str, config: sampling.SamplingConfig, top_n: int) -> dict:
     """The rows a panel's charts draw, computed once per setting: moving a slider of panel A
     leaves panel B's rows as they were, so they cost nothing on that rerun."""
-    handle = resources.model(name)
-    trace = panel_trace(name, prompt, config)
+    handle = resources.model(source.model)
+    trace = panel_trace(source, prompt, config)
     top = tables.top_tokens(trace, handle.labels, top_n)
     curve, cut = tables.cumulative_curve(trace, handle.labels, top_n)
     return {"top": top, "stages": tables.stage_probabilities(trace, top), "stage_names": tables.stage_names(trace),
@@ -60,19 +61,19 @@ def chart_specs(labels: tuple[str, ...], stage_names: tuple[str, ...], vocab_siz
     ]
 
 
-def panel_charts(handle: ModelHandle, prompt: str, config: sampling.SamplingConfig, top_n: int,
-                 lang: str) -> list[charts.ChartSpec]:
-    rows = panel_tables(handle.name, prompt, config, top_n)
+def panel_charts(handle: ModelHandle, source: resources.Source, prompt: str, config: sampling.SamplingConfig,
+                 top_n: int, lang: str) -> list[charts.ChartSpec]:
+    rows = panel_tables(source, prompt, config, top_n)
     specs = chart_specs(tuple(rows["top"]["label"]), tuple(rows["stage_names"]), handle.vocab_size, lang)
     datasets = ({"tokens": rows["top"]}, {"stages": rows["stages"]}, {"curve": rows["curve"], "cut": rows["cut"]})
     return [charts.ChartSpec(spec, data) for spec, data in zip(specs, datasets, strict=True)]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def panel_notices(name: str, prompt: str, config: sampling.SamplingConfig, lang: str) -> list[str]:
+def panel_notices(source: resources.Source, prompt: str, config: sampling.SamplingConfig, lang: str) -> list[str]:
     """What computed the panel, what the engine changed in the setting and where a cut split tied
     logits, one line each."""
-    trace = panel_trace(name, prompt, config)
+    trace = panel_trace(source, prompt, config)
     return [t(lang, "computed_by", implementation=notices.implementation_text(config.order, lang)),
             *notices.stage_notices(trace, lang)]
 
@@ -85,7 +86,11 @@ def usable_model(settings: Settings, lang: str) -> ModelHandle | None:
     candidates = dict.fromkeys([st.session_state["model"], st.session_state.get("model_in_use"), *settings.models])
     for name in filter(None, candidates):
         try:
-            handle = resources.model(name)
+            if resources.registry().loaded(name):
+                handle = resources.model(name)
+            else:
+                with st.spinner(t(lang, "loading_model", model=name)):
+                    handle = resources.model(name)
         except ModelLoadError as error:
             st.error(safe_markdown(template(lang, "model_failed"), REASON_CHARACTERS, reason=str(error)))
             continue
@@ -224,12 +229,12 @@ class Placeholders:
     stale: dict[str, object]
 
 
-def show_divergence(places: Placeholders, name: str, prompt: str, lang: str) -> None:
+def show_divergence(places: Placeholders, source: resources.Source, prompt: str, lang: str) -> None:
     """What A and B are (one line at the top), and KL both ways and Jensen–Shannon between them,
     from the settings as they are now."""
     configs = {panel: state.panel_config(st.session_state, panel) for panel in state.PANELS}
     places.summary.info(escape_markdown(notices.describe_pair(configs["a"], configs["b"], lang)))
-    probs = {panel: panel_trace(name, prompt, config).probs for panel, config in configs.items()}
+    probs = {panel: panel_trace(source, prompt, config).probs for panel, config in configs.items()}
     figures = (("kl_ab", metrics.kl_divergence(probs["a"], probs["b"], bits=True)),
                ("kl_ba", metrics.kl_divergence(probs["b"], probs["a"], bits=True)),
                ("js", metrics.js_divergence(probs["a"], probs["b"], bits=True)))
@@ -247,36 +252,37 @@ def show_stale_samples(places: Placeholders, panel: str, lang: str) -> None:
 
 
 @st.fragment
-def panel_view(panel: str, handle: ModelHandle, prompt: str, lang: str, places: Placeholders) -> None:
+def panel_view(panel: str, handle: ModelHandle, source: resources.Source, prompt: str, lang: str,
+               places: Placeholders) -> None:
     """One panel: its controls, figures, notices and charts. A fragment, so that moving one of its
     sliders reruns only this panel (and updates the A-vs-B figures in place)."""
     config = panel_controls(panel, lang)
     try:
-        trace = panel_trace(handle.name, prompt, config)
+        trace = panel_trace(source, prompt, config)
     except ValueError as error:
         st.error(safe_markdown(template(lang, "bad_logits"), REASON_CHARACTERS, reason=str(error)))
         return
     if config.greedy:
         st.caption(t(lang, "greedy_note"))
     metric_row(metrics.summary(trace), lang)
-    for line in panel_notices(handle.name, prompt, config, lang):
+    for line in panel_notices(source, prompt, config, lang):
         st.caption(escape_markdown(line))
-    specs = panel_charts(handle, prompt, config, st.session_state["top_n"], lang)
+    specs = panel_charts(handle, source, prompt, config, st.session_state["top_n"], lang)
     for key, chart in zip(CHART_KEYS, specs, strict=True):
         st.markdown(f"**{t(lang, key)}**", help=t(lang, f"{key}_help"))
         st.vega_lite_chart(chart.with_data(), width="stretch", key=state.panel_key(panel, key))
-    arithmetic_table(panel_tables(handle.name, prompt, config, st.session_state["top_n"]), lang)
+    arithmetic_table(panel_tables(source, prompt, config, st.session_state["top_n"]), lang)
     # Built only when clicked, from what this run holds: no Streamlit call, so no script context needed.
     st.download_button(t(lang, "download_distribution"), data=lambda: tables.distribution_csv(trace, handle.labels, panel),
                        file_name=f"distribution-{panel}.csv", mime="text/csv", on_click="ignore",
                        key=state.panel_key(panel, "download_distribution"))
-    show_divergence(places, handle.name, prompt, lang)
+    show_divergence(places, source, prompt, lang)
     show_stale_samples(places, panel, lang)
     state.sync_url(st.session_state, st.query_params, resources.settings())
 
 
 @st.fragment
-def samples_section(panel: str, name: str, prompt: str, lang: str, settings: Settings,
+def samples_section(panel: str, source: resources.Source, prompt: str, lang: str, settings: Settings,
                     places: Placeholders) -> None:
     """Sampled continuations of one panel; its own controls rerun only this section.
 
@@ -298,7 +304,11 @@ def samples_section(panel: str, name: str, prompt: str, lang: str, settings: Set
                       on_click=lambda: st.session_state.update(
                           {draw_key: True, keys["seed"]: (st.session_state[keys["seed"]] + 1) % 2**31}))
     config = state.panel_config(st.session_state, panel)
-    request = (name, prompt, config, *(st.session_state[keys[key]] for key in ("samples", "length", "seed")))
+    sampling_source = source.for_sampling(config.order)
+    if sampling_source != source:
+        st.caption(t(lang, "samples_runtime_fallback", order=config.order))
+    request = (sampling_source, prompt, config,
+               *(st.session_state[keys[key]] for key in ("samples", "length", "seed")))
     drawn = st.session_state.get(drawn_key)
     if st.session_state.pop(draw_key, False) or drawn is None or drawn[:2] != request[:2] or drawn[3:] != request[3:]:
         drawn = st.session_state[drawn_key] = request
@@ -328,7 +338,7 @@ def samples_section(panel: str, name: str, prompt: str, lang: str, settings: Set
 def step_through(panel: str, generation, drawn: tuple, lang: str) -> None:
     """Pick a sample and click one of its tokens: the distribution that token was drawn from, at
     that step, under the panel's setting (recomputed from the prompt and the tokens before it)."""
-    name, config = drawn[0], drawn[2]
+    source, config = drawn[0], drawn[2]
     with st.expander(t(lang, "step_through")):
         index = st.selectbox(t(lang, "step_sample"), range(len(generation.continuations)),
                              format_func=lambda row: str(row + 1), key=state.panel_key(panel, "step_sample"))
@@ -341,9 +351,9 @@ def step_through(panel: str, generation, drawn: tuple, lang: str) -> None:
             return
         before = [token.id for token in tokens[:step]]
         with resources.request(lang) as work:
-            logits = resources.logits_after(name, (*generation.prompt.ids, *before), request=work)
+            logits = resources.logits_after(source, (*generation.prompt.ids, *before), request=work)
         context = sampling.Context.of(generation.prompt.ids, torch.tensor([before], dtype=torch.long),
-                                      resources.model(name).vocabulary)
+                                      resources.model(source.model).vocabulary)
         token = tokens[step]
         # The draw's own XTC chance and mirostat μ, so that this is the distribution it was drawn from.
         trace = sampling.apply(logits, config, context=context, xtc_fires=token.xtc_fired,
@@ -351,7 +361,7 @@ def step_through(panel: str, generation, drawn: tuple, lang: str) -> None:
         st.caption(safe_markdown(template(lang, "step_drawn"), step=step + 1, label=token.label,
                                  probability=f"{token.probability:.4f}", rank=token.raw_rank,
                                  kept=f"{int(trace.kept.sum()):,}"))
-        top = tables.top_tokens(trace, resources.model(name).labels, 10)
+        top = tables.top_tokens(trace, resources.model(source.model).labels, 10)
         st.vega_lite_chart(charts.top_tokens_chart(top, chart_titles(lang)).with_data(), width="stretch")
 
 
@@ -386,24 +396,29 @@ def render(settings: Settings, lang: str) -> None:
     for notice in st.session_state.pop("url_notices", []):
         st.warning(safe_markdown(template(lang, notice.key), **notice.values), icon="🔗")
     handle = usable_model(settings, lang)
-    sidebar.render(settings, lang)
+    sidebar.render(settings, lang, handle=handle)
     if handle is None:
         st.stop()
     name, prompt = handle.name, st.session_state["prompt"]
+    source = page_source(handle)
     if name in BUNDLED_MODELS:
         st.caption(escape_markdown(stand_in_notice(handle, settings, lang)))
     if prompt and not prompt.strip():
         st.info(t(lang, "whitespace_prompt"))
     try:
         with resources.request(lang) as work:
-            next_token = resources.next_token(name, prompt, request=work)
+            next_token = resources.next_token(source, prompt, request=work)
     except LeftTheQueue:
         st.stop()
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:
         st.error(safe_markdown("{reason}", REASON_CHARACTERS, reason=str(error)))
         st.stop()
     st.session_state["vocab"] = next_token.logits.shape[-1]  # the logit bias takes ids below it
+    runtime_line(handle, source, prompt, next_token, lang)
     with st.expander(t(lang, "prompt_tokens")):
+        if source.chat:
+            st.caption(t(lang, "chat_text"))
+            st.code(handle.chat_text(prompt), language=None, wrap_lines=True)
         st.html(prompt_html(next_token.prompt.labels, next_token.prompt.ids))
     if next_token.prompt.truncated:
         st.info(t(lang, "truncated", context=handle.context_length))
@@ -422,7 +437,35 @@ def render(settings: Settings, lang: str) -> None:
     places = Placeholders(summary, divergence, {panel: column.empty() for panel, column in samples.items()})
     for panel, column in panels.items():
         with column:
-            panel_view(panel, handle, prompt, lang, places)
+            panel_view(panel, handle, source, prompt, lang, places)
     for panel, column in samples.items():
         with column:
-            samples_section(panel, name, prompt, lang, settings, places)
+            samples_section(panel, source, prompt, lang, settings, places)
+
+
+def page_source(handle: ModelHandle) -> resources.Source:
+    """The sidebar's chat-template and runtime choices, where this model has them."""
+    chat = st.session_state["chat"] == "on" and handle.has_chat_template
+    runtime = st.session_state["runtime"] if st.session_state["runtime"] in handle.runtimes() else "transformers"
+    return resources.Source(handle.name, chat, runtime)
+
+
+def runtime_line(handle: ModelHandle, source: resources.Source, prompt: str, next_token, lang: str) -> None:
+    """Which runtime computed the logits; for a GGUF model with both runtimes, how the other
+    runtime's distribution for this prompt differs (KL, entropy, top-1)."""
+    if len(handle.runtimes()) < 2:
+        return
+    other = replace(source, runtime="llama.cpp" if source.runtime == "transformers" else "transformers")
+    try:
+        with resources.request(lang) as work:
+            other_logits = resources.next_token(other, prompt, request=work).logits
+    except (ValueError, RuntimeError, LeftTheQueue):
+        return
+    first, second = ((next_token.logits, other_logits) if source.runtime == "transformers"
+                     else (other_logits, next_token.logits))
+    difference = compare_runtimes(first, second)
+    labels = handle.labels(list(difference.top1))
+    st.caption(safe_markdown(template(lang, f"runtime_{source.runtime.replace('.', '')}"), file=handle.gguf.name,
+                             kl=f"{difference.kl_nats:.4f}", entropy_transformers=f"{difference.entropy_bits[0]:.2f}",
+                             entropy_llama=f"{difference.entropy_bits[1]:.2f}", top1_transformers=labels[0],
+                             top1_llama=labels[1]))

@@ -8,10 +8,10 @@ import streamlit as st
 from app import resources, state
 from app.settings import Settings
 from app.text import t
-from sampling.models import ModelLoadError
+from sampling.models import ModelHandle, ModelLoadError
 
 
-def render(settings: Settings, lang: str, compare: bool = True) -> None:
+def render(settings: Settings, lang: str, compare: bool = True, handle: ModelHandle | None = None) -> None:
     with st.sidebar:
         st.radio(t(lang, "view"), ("compare", "study"), key="view", horizontal=True,
                  format_func=lambda view: t(lang, f"view_{view}"))
@@ -22,6 +22,12 @@ def render(settings: Settings, lang: str, compare: bool = True) -> None:
         st.selectbox(t(lang, "model"), options, key="model", on_change=switch_model, args=(settings,),
                      accept_new_options=settings.open_models,
                      help=t(lang, "model_help_open" if settings.open_models else "model_help_hosted"))
+        if handle is not None and handle.has_chat_template:
+            st.radio(t(lang, "chat"), ("off", "on"), key="chat", horizontal=True,
+                     format_func=lambda choice: t(lang, f"chat_{choice}"), help=t(lang, "chat_help"))
+        if handle is not None and len(handle.runtimes()) > 1:
+            st.radio(t(lang, "runtime"), handle.runtimes(), key="runtime", horizontal=True,
+                     help=t(lang, "runtime_help"))
         st.text_area(t(lang, "prompt"), key="prompt", height=100, max_chars=settings.limits.max_prompt_chars)
         language_choice(lang)
         top_n = state.PAGE_CHOICES_BY_NAME["top_n"]
