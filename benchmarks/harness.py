@@ -56,14 +56,16 @@ class Server:
 
 @contextmanager
 def streamlit_server(
-    extra_env: dict[str, str] | None = None, extra_args: tuple[str, ...] = (), base_path: str = "", timeout: float = 60
+    extra_env: dict[str, str | None] | None = None, extra_args: tuple[str, ...] = (), base_path: str = "", timeout: float = 60
 ) -> Iterator[Server]:
     """`streamlit run streamlit_app.py` on a free loopback port; yields once its health check says ok."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
                f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
                "--browser.gatherUsageStats=false", *extra_args]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(extra_env or {})}
+    # A None in extra_env removes that variable from the server's environment.
+    env = {key: value for key, value in {**os.environ, "HF_HUB_OFFLINE": "1", **(extra_env or {})}.items()
+           if value is not None}
     started_at = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}" + (f"/{base_path}" if base_path else "")

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,12 @@ def sampling_defaults(metadata: dict[str, Any]) -> dict[str, Any]:
     return {name: metadata[key] for key, name in GGUF_SAMPLING_KEYS.items() if key in metadata}
 
 
+def converted_folder(sha256: str) -> Path:
+    """Where the conversion of the file with ``sha256`` is kept: keyed by the file and by the
+    transformers version that converted it."""
+    return cache_dir() / f"{sha256[:24]}-transformers-{version('transformers')}"
+
+
 def converted(path: Path, sha256: str | None = None) -> Path:
     """A safetensors folder (model, tokenizer, generation config and `METADATA`) converted from the
     GGUF file ``path``, made on first use and then reused; ``sha256`` skips hashing a file whose sum
@@ -119,7 +126,7 @@ def converted(path: Path, sha256: str | None = None) -> Path:
     if not path.is_file():
         raise GGUFError(f"GGUF file {path.name} does not exist")
     digest = sha256 or _known_digest(path)
-    folder = cache_dir() / digest[:24]
+    folder = converted_folder(digest)
     if (folder / METADATA).exists():
         return folder
     metadata = read_metadata(path)

@@ -10,6 +10,7 @@ tests skip, unless REQUIRE_BROWSER_TEST=1 (set by .ci/run, which installs chromi
 from __future__ import annotations
 
 import io
+import os
 import re
 
 import pandas as pd
@@ -151,3 +152,30 @@ def test_in_chinese_no_chart_or_notice_text_is_left_in_english(server, browser):
                 english.append((selector, text[:80], words))
     assert not english, english
     page.close()
+
+
+def test_from_a_fresh_start_the_first_screen_shows_a_real_model(browser):
+    """Nothing names a model: the page's own default, the real SmolLM2 (fetched by the page itself
+    when it is not there yet), fills the first screen, and both top-tokens charts read its tokens."""
+    from sampling.fetch import FetchError, fetch
+
+    try:
+        fetch("smollm2", progress=lambda line: None)
+    except FetchError as error:
+        if os.environ.get("REQUIRE_REAL_MODELS") == "1":
+            raise
+        pytest.skip(f"SmolLM2 cannot be fetched here: {error}")
+    handle = load_model("smollm2")
+    config = SamplingConfig(temperature=0.9)
+    trace = apply(handle.next_token_logits("hello, this is my favorite").logits, config)
+    labels = tables.top_tokens(trace, handle.labels, 20)["label"].tolist()
+    assert labels[:4] == [".", "␣color", "␣way", "␣game"]
+    with streamlit_server({"SAMPLING_MODEL": None}, timeout=120) as running:
+        page = open_page(browser, running.url, 1500, 1000)
+        charts = page.locator(CHART)
+        for index in (0, 3):
+            shown = svg_texts(charts.nth(index))
+            missing = [label for label in labels if label not in shown]
+            assert not missing, (index, missing)
+        assert page.get_by_text("stand-in").count() == 0, "a real model, not the bundled stand-in"
+        page.close()

@@ -18,7 +18,7 @@ import sampling
 from sampling import Context, SamplingConfig, apply, load_model
 from sampling.engines import llama_cpp
 from sampling.fetch import REAL_MODELS, FetchError, fetch
-from sampling.gguf import METADATA, cache_dir
+from sampling.gguf import METADATA, converted_folder
 from sampling.models import ModelLoadError
 from sampling.runtime import available as llama_cpp_available
 from sampling.runtime import compare_runtimes
@@ -63,7 +63,7 @@ def test_smollm2_reads_english_and_its_top_tokens_are_the_known_ones(smollm2):
 
 
 def test_a_reload_uses_the_converted_cache_without_reading_the_gguf_again(smollm2, monkeypatch):
-    folder = cache_dir() / REAL_MODELS["smollm2"].sha256[:24]
+    folder = converted_folder(REAL_MODELS["smollm2"].sha256)
     assert (folder / METADATA).exists() and (folder / "model.safetensors").exists()
     monkeypatch.setattr("sampling.gguf.read_metadata", lambda path: pytest.fail("the GGUF file was read again"))
     again = load_model("smollm2")
