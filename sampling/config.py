@@ -364,8 +364,15 @@ def model_defaults(generation_config: Mapping[str, Any], order: Order = "transfo
     values = dict(ENGINE_DEFAULTS[engine])
     keys = MODEL_KEYS[engine]
     for key in sorted(keys, key=lambda key: key == "penalty_repeat"):  # penalty_repeat last: it wins
-        if generation_config.get(key) is not None:
-            values[keys[key]] = generation_config[key]
+        value = generation_config.get(key)
+        if value is None:
+            continue
+        if key == "do_sample" and not isinstance(value, bool):
+            raise ValueError(f"the model's generation config sets do_sample to {value!r} ({type(value).__name__}); "
+                             "it must be true or false")
+        if key != "do_sample":
+            _number(f"the model's generation config value {key}", value)
+        values[keys[key]] = value
     if order == "transformers" and not values.pop("do_sample"):
         values["temperature"] = 0.0
     if order != "transformers" and values.get("top_k", 0) < 0:

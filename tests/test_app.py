@@ -214,4 +214,4 @@ def test_a_bundled_model_is_introduced_as_a_tiny_stand_in(page):
     captions = [re.sub(r"\\(.)", r"\1", caption.value) for caption in page.caption]  # the page escapes markdown
     notices = [caption for caption in captions if "stand-in" in caption]
     assert len(notices) == 1 and notices[0].startswith("fortune-base is a tiny stand-in bundled for offline use (")
-    assert "trained on English fortune cookies" in notices[0] and "type a hub id such as gpt2" in notices[0]
+    assert "trained on English fortune cookies" in notices[0] and "This server allows: fortune-base" in notices[0]

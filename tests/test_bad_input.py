@@ -45,7 +45,9 @@ def messages(at) -> str:
 
 
 @pytest.mark.parametrize(("name", "params", "expected", "values"), URL_CASES, ids=[case[0] for case in URL_CASES])
-def test_bad_url_input(name, params, expected, values, no_network):
+def test_bad_url_input(name, params, expected, values, no_network, monkeypatch):
+    if name.endswith("(local run)"):
+        monkeypatch.setenv("SAMPLING_OPEN_MODELS", "1")
     at = new_app()
     at.query_params.update(params)
     at.run()
@@ -103,9 +105,10 @@ def test_a_hosted_allow_list_refuses_a_typed_model_before_any_download(monkeypat
     assert at.selectbox(key="model").options == ["fortune-base", "fortune-small"]
 
 
-def test_a_local_run_takes_a_typed_model_path(tmp_path):
+def test_an_open_run_takes_a_typed_model_path(tmp_path, monkeypatch):
     from benchmarks.real_shapes import build_qwen_shaped
 
+    monkeypatch.setenv("SAMPLING_OPEN_MODELS", "1")
     path = str(build_qwen_shaped(tmp_path / "typed-model", layers=1, width=32, heads=2))
     at = new_app()
     at.query_params["model"] = path  # what the model box sets when a path is typed into it

@@ -73,7 +73,7 @@ def test_a_reload_uses_the_converted_cache_without_reading_the_gguf_again(smollm
 def test_gguf_files_and_folders_load_and_bad_ones_fail_in_one_line(smollm2_file, tmp_path):
     assert load_model(str(smollm2_file)).vocab_size == 49_152
     assert load_model(str(smollm2_file.parent)).vocab_size == 49_152, "a folder holding one GGUF file"
-    with pytest.raises(ModelLoadError, match="GGUF file 'missing.gguf' does not exist"):
+    with pytest.raises(ModelLoadError, match="no model folder .* or GGUF file there"):
         load_model(str(tmp_path / "missing.gguf"))
     truncated = tmp_path / "truncated.gguf"
     with smollm2_file.open("rb") as whole:
@@ -93,8 +93,15 @@ def test_gguf_files_and_folders_load_and_bad_ones_fail_in_one_line(smollm2_file,
         load_model(str(two))
     text = tmp_path / "weights.txt"
     text.write_text("hello")
-    with pytest.raises(ModelLoadError, match="not a GGUF file"):
+    with pytest.raises(ModelLoadError, match="no model folder .* or GGUF file there"):
         load_model(str(text))
+    # The same words whether a path is missing or holds something else: nothing about the disk leaks.
+    messages = set()
+    for path in ("/etc", "/etc/passwd", "/nonexistent", str(tmp_path / "missing.gguf")):
+        with pytest.raises(ModelLoadError) as refused:
+            load_model(path)
+        messages.add(str(refused.value).replace(repr(path), "PATH"))
+    assert len(messages) == 1, messages
 
 
 def test_an_unsupported_architecture_fails_in_one_line(tmp_path):

@@ -17,7 +17,7 @@ import sampling
 from app import charts, notices, resources, state, tables
 from app.views import sidebar
 from app.html import REASON_CHARACTERS, continuation_html, escape_markdown, prompt_html, safe_markdown
-from app.settings import Settings
+from app.settings import Settings, fetched_models
 from app.slots import LeftTheQueue
 from app.text import chart_titles, t, template
 from sampling import metrics
@@ -115,6 +115,9 @@ def control_slider(panel: str, control: state.Control, lang: str, disabled: bool
 def apply_chosen_preset(panel: str) -> None:
     preset_key = state.panel_key(panel, "preset")
     chosen = st.session_state[preset_key]
+    if chosen is not None and chosen != state.MODEL_PRESET and chosen not in state.PRESETS:
+        st.session_state.setdefault("url_notices", []).append(state.Notice("preset_unknown", {"preset": chosen}))
+        chosen = None
     if chosen == state.MODEL_PRESET:
         handle = resources.model(st.session_state["model"])
         try:
@@ -166,6 +169,7 @@ def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
             control_slider(panel, controls[name], lang, disabled=name in unsupported)
         if group == "penalties":
             st.text_input(t(lang, "logit_bias"), key=state.panel_key(panel, "logit_bias"),
+                          max_chars=controls["logit_bias"].max_length,
                           help=t(lang, "logit_bias_help"), placeholder="13:-100, 262:5")
         if group == "llama_samplers":
             samplers_picker(panel, lang, disabled="samplers" in unsupported)
@@ -381,8 +385,12 @@ SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 def stand_in_notice(handle: ModelHandle, settings: Settings, lang: str) -> str:
     """One line: the model in use is a tiny bundled stand-in, what it learned from, how to switch."""
-    switch = (t(lang, "switch_open") if settings.open_models
-              else t(lang, "switch_hosted", models=", ".join(settings.models)))
+    if not fetched_models():
+        switch = t(lang, "switch_fetch")
+    elif settings.open_models:
+        switch = t(lang, "switch_open")
+    else:
+        switch = t(lang, "switch_hosted", models=", ".join(settings.models))
     parameters = sum(parameter.numel() for parameter in handle.model.parameters())
     return t(lang, "stand_in", name=handle.name, parameters=parameters,
              data=t(lang, f"corpus_{BUNDLED_CORPUS[handle.name]}"), switch=switch)
