@@ -20,8 +20,10 @@ with loading.container():
     st.title(title)
     st.caption(caption)
 
-from app import resources, state  # noqa: E402 - after the first paint, on purpose
+from app import resources, state, widget_guard  # noqa: E402 - after the first paint, on purpose
 from app.views import compare, sidebar, study  # noqa: E402
+
+widget_guard.install()
 
 
 def main() -> None:
@@ -33,6 +35,10 @@ def main() -> None:
         st.error(f"This server is misconfigured: {error}")
         st.stop()
     state.initialize(st.session_state, st.query_params.to_dict(), settings)
+    dropped = st.session_state.pop(widget_guard.DROPPED, [])
+    if dropped:
+        st.session_state.setdefault("url_notices", []).append(
+            state.Notice("widget_value_rejected", {"keys": ", ".join(dict.fromkeys(dropped))}))
     lang = st.session_state["lang"]
     loading.empty()
     if st.session_state["view"] == "study":

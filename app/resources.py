@@ -17,16 +17,19 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import sampling
-from app.registry import ModelRegistry
-from app.shared import SharedLRU
-from app.settings import Settings, read_settings
-from app.slots import ModelSlots, shared_slots
 from app.html import REASON_CHARACTERS, safe_markdown
+from app.registry import ModelRegistry
+from app.settings import Settings, read_settings
+from app.shared import SharedLRU
+from app.slots import ModelSlots, shared_slots
+from app.state import MAX_MODEL_NAME
 from app.text import t, template
-from sampling.fetch import REAL_MODELS, FetchError, fetch, fetched_path
-from sampling.memory import return_large_blocks_to_the_system
 from sampling.config import LLAMA_ORDERS
-from sampling.models import DEFAULT_MODEL_ENV, REAL_DEFAULT, canonical_name, Generation, ModelHandle, NextToken, RuntimeName
+from sampling.fetch import REAL_MODELS, FetchError, fetch, fetched_path
+from sampling.limits import WorkCancelled
+from sampling.memory import return_large_blocks_to_the_system
+from sampling.models import (DEFAULT_MODEL_ENV, REAL_DEFAULT, Generation, ModelHandle, ModelLoadError, NextToken,
+                             RuntimeName, canonical_name)
 
 LOG = get_logger("sampling_explained.requests")
 
@@ -79,8 +82,8 @@ def settings() -> Settings:
     return read_settings(os.environ, _secrets(), local_server=local_server())
 
 
-def model_slots() -> ModelSlots:
-    return shared_slots(settings().max_concurrent)
+def model_slots(lane: str = "long") -> ModelSlots:
+    return shared_slots(settings().max_concurrent, lane)
 
 
 @st.cache_resource(show_spinner=False)
@@ -102,6 +105,8 @@ def model(name: str) -> ModelHandle:
     """A loaded model (raises `sampling.ModelLoadError`, also for a recent failure). On an open
     server two spellings of one folder are one model (`canonical_name`); with a list, only its
     exact names load."""
+    if len(name) > MAX_MODEL_NAME:  # before any lookup: a long name is kept nowhere
+        raise ModelLoadError(f"A model name has at most {MAX_MODEL_NAME} characters; this one has {len(name):,}")
     current = settings()
     return registry().get(canonical_name(name) if current.open_models else name)
 
@@ -127,12 +132,17 @@ class Request:
         if self.placeholder is not None:
             self.placeholder.info(t(self.lang, "queued", place=place, seconds=seconds), icon="⏳")
 
+    def gone(self) -> bool:
+        """Asked between the steps of running work: True stops it (its session has gone)."""
+        return not self.still_wanted()
+
     @contextmanager
-    def slot(self, what: str) -> Iterator[None]:
-        """A model slot for ``what`` (logged when it starts, and when it is dropped unstarted)."""
+    def slot(self, what: str, lane: str = "long") -> Iterator[None]:
+        """A model slot for ``what`` in ``lane`` ("short": a prompt pass or one step, which never
+        waits behind "long" work), logged when it starts and when it is dropped unstarted."""
         started = False
         try:
-            with model_slots().hold(self.owner, self.still_wanted, self.while_waiting):
+            with model_slots(lane).hold(self.owner, self.still_wanted, self.while_waiting):
                 started = True
                 LOG.info("model work started: %s", what)
                 yield
@@ -188,7 +198,7 @@ def next_token(source: Source, prompt: str, request: Request | None = None) -> N
     """The next-token logits of ``prompt``, computed once per (source, prompt) for everyone."""
     def compute() -> NextToken:
         handle = model(source.model)
-        with (request or Request(None, "en")).slot(f"next token, {source.model} ({source.runtime})"):
+        with (request or Request(None, "en")).slot(f"next token, {source.model} ({source.runtime})", "short"):
             return handle.next_token_logits(prompt, chat=source.chat, runtime=source.runtime)
 
     return _next_tokens().get((source, prompt), compute)
@@ -203,7 +213,7 @@ def logits_after(source: Source, token_ids: tuple[int, ...], request: Request | 
     """The logits after a prompt and the first tokens of a continuation, for stepping through it."""
     def compute():
         handle = model(source.model)
-        with (request or Request(None, "en")).slot(f"one step, {source.model} ({source.runtime})"):
+        with (request or Request(None, "en")).slot(f"one step, {source.model} ({source.runtime})", "short"):
             return handle.logits_after(token_ids, runtime=source.runtime)
 
     return _step_logits().get((source, token_ids), compute)
@@ -214,8 +224,13 @@ def generation(source: Source, prompt: str, config: sampling.SamplingConfig, sam
     """Sampled continuations, computed once per request for everyone (same seed, same text)."""
     def compute() -> Generation:
         handle = model(source.model)
-        with (request or Request(None, "en")).slot(f"generate {samples} x {length}, {source.model} ({source.runtime})"):
-            return handle.generate(prompt, config, n=samples, max_new_tokens=length, seed=seed, chat=source.chat,
-                                   runtime=source.runtime)
+        work = request or Request(None, "en")
+        with work.slot(f"generate {samples} x {length}, {source.model} ({source.runtime})"):
+            try:
+                return handle.generate(prompt, config, n=samples, max_new_tokens=length, seed=seed, chat=source.chat,
+                                       runtime=source.runtime, cancelled=work.gone)
+            except WorkCancelled:
+                LOG.info("model work stopped, its session gone: generate %s x %s, %s", samples, length, source.model)
+                raise
 
     return _generations().get((source, prompt, config, samples, length, seed), compute)

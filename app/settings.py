@@ -10,6 +10,7 @@
 | SAMPLING_MAX_CONCURRENT | 2 | model calls running at once in the process; others queue |
 | SAMPLING_MAX_LOADED_MODELS | the size of the allow-list | models kept loaded at once (least recently used goes first) |
 | SAMPLING_FAILED_MODEL_SECONDS | 300 | how long a model that failed to load is reported as failed before a new try |
+| SAMPLING_MAX_WORK | 800,000,000 | the price one sampling request may have (samples × tokens × vocabulary × sampler cost) |
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from sampling.models import BUNDLED_MODELS, WELL_KNOWN_MODELS, default_model_nam
 
 PREFIX = "SAMPLING_"
 DEFAULTS = {"MAX_PROMPT_CHARS": 4000, "MAX_NEW_TOKENS": 200, "MAX_SAMPLES": 16, "MAX_CONCURRENT": 2,
-            "FAILED_MODEL_SECONDS": 300}
+            "FAILED_MODEL_SECONDS": 300, "MAX_WORK": 800_000_000}
+"""MAX_WORK: 16 samples of 200 tokens over a 50,000-token vocabulary with top_p fit; on Gemma's
+262,144 tokens the same request is refused before it starts, with what would fit."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ def read_settings(*sources: Mapping[str, object], local_server: bool = False) ->
         max_prompt_chars=_integer(merged, "MAX_PROMPT_CHARS"),
         max_new_tokens=_integer(merged, "MAX_NEW_TOKENS"),
         max_samples=_integer(merged, "MAX_SAMPLES"),
+        max_work=_integer(merged, "MAX_WORK"),
     )
     return Settings(
         models=models,

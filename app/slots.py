@@ -111,7 +111,8 @@ class ModelSlots:
 
 
 @st.cache_resource
-def shared_slots(size: int) -> ModelSlots:
-    """The process-wide slots, shared by every session (a lock made in the script would be made
-    anew on every rerun)."""
+def shared_slots(size: int, lane: str = "long") -> ModelSlots:
+    """The process-wide slots of one lane, shared by every session (a lock made in the script would
+    be made anew on every rerun). Short work (a prompt pass, one step) has a lane of its own, so
+    that it never waits behind sampling or loading."""
     return ModelSlots(size)

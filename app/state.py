@@ -370,7 +370,11 @@ def initialize(session: MutableMapping[str, Any], url: Mapping[str, str], settin
         return
     rejected = []
     for key, control in all_controls(settings).items():
-        value, changed = control.check(session.get(key, control.default))
+        try:
+            current = session.get(key, control.default)
+        except (TypeError, ValueError, OverflowError):  # Streamlit could not even convert the value
+            current, changed = control.default, True
+        value, changed = control.check(current)
         if key.endswith("_samplers"):
             value = ",".join(dict.fromkeys(name for name in value.split(",") if name in SAMPLERS))
         if changed and key in session:

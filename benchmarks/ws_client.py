@@ -26,6 +26,9 @@ class RunResult:
     seconds: float
     exceptions: list[str] = field(default_factory=list)
     finished: bool = True
+    stack_traces: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    """The text of every st.warning, st.info and st.error drawn."""
 
 
 class Session:
@@ -56,9 +59,12 @@ class Session:
             self.connection.transport.abort()
             self.connection = None
 
-    async def run(self, slider_values: dict[str, float] | None = None) -> RunResult:
+    async def run(self, slider_values: dict[str, float] | None = None,
+                  raw_values: dict[str, tuple[str, object]] | None = None) -> RunResult:
         """Run the page (the first time) or move sliders (by key) and wait for the run to finish.
-        A slider inside a fragment reruns only that fragment, as in a browser."""
+        A slider inside a fragment reruns only that fragment, as in a browser. ``raw_values`` sends
+        any widget (by key) a value of any of the protocol's kinds, ``(field, value)`` such as
+        ``("string_value", "evil")``: what a crafted client could send, unlike a browser."""
         message = BackMsg()
         state = message.rerun_script
         state.query_string = self.query_string
@@ -69,6 +75,13 @@ class Session:
             entry.double_array_value.data.append(value)
             if widget.fragment_id:
                 state.fragment_id = widget.fragment_id
+        for key, (kind, value) in (raw_values or {}).items():
+            entry = state.widget_states.widgets.add()
+            entry.id = self.widgets[key].id
+            if kind.endswith("_array_value"):
+                getattr(entry, kind).data.extend(value)
+            else:
+                setattr(entry, kind, value)
         started = time.perf_counter()
         await self.connection.send(message.SerializeToString())
         result = RunResult(0.0)
@@ -91,7 +104,10 @@ class Session:
         kind = element.WhichOneof("type")
         if kind == "exception":
             result.exceptions.append(f"{element.exception.type}: {element.exception.message}")
-        elif kind == "slider":
-            widget_id = element.slider.id
+            result.stack_traces.append("\n".join(element.exception.stack_trace))
+        elif kind == "alert":
+            result.alerts.append(element.alert.body)
+        elif kind in ("slider", "selectbox", "number_input", "text_input", "text_area", "radio", "multiselect"):
+            widget_id = getattr(element, kind).id
             key = widget_id.rsplit("-", 1)[-1]
             self.widgets[key] = Widget(widget_id, delta.fragment_id)

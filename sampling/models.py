@@ -10,7 +10,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
@@ -29,7 +29,7 @@ from sampling.fetch import REAL_MODELS, fetched_path
 from sampling.gguf import GGUFError, converted, find_gguf, source_of
 from sampling.runtime import LlamaCppRuntime
 from sampling.runtime import available as runtime_available
-from sampling.limits import Limits, check_count
+from sampling.limits import Limits, check_cancelled, check_count, check_work
 from sampling.metrics import entropy_of_logits
 from sampling.pipeline import distribution_to_draw_from, mirostat_update, sample
 from sampling.tokens import decode_with_padding, token_labels
@@ -399,6 +399,7 @@ class ModelHandle:
         return_logits: bool = False,
         chat: bool = False,
         runtime: RuntimeName = "transformers",
+        cancelled: Callable[[], bool] | None = None,
     ) -> Generation:
         """``n`` continuations sampled in one batch with the KV cache.
 
@@ -407,14 +408,20 @@ class ModelHandle:
         Each sequence stops at EOS; the batch stops when all have. The penalties count the
         prompt's tokens and each row's tokens generated so far, as each engine does; llama.cpp's
         XTC fires on its share of draws and mirostat's μ follows each row's draws.
+
+        ``chat`` wraps the prompt in the chat template; ``runtime="llama.cpp"`` runs llama.cpp's
+        forward pass and chain for a GGUF model. ``cancelled`` is asked before every step: True
+        stops the work there (`sampling.limits.WorkCancelled`). ``limits.max_work`` prices the
+        request before it starts (`sampling.limits.check_work`).
         """
         check_count("n", n, self.limits.max_samples)
         check_count("max_new_tokens", max_new_tokens, self.limits.max_new_tokens)
+        check_work(self.limits, set(config.active()), n, max_new_tokens, self.vocab_size)
         encoded = self.encode(prompt, room=max_new_tokens, chat=chat)
         if runtime == "llama.cpp":
             if return_logits:
                 raise ValueError("return_logits needs the transformers runtime")
-            return self._generate_in_llama_cpp(encoded, config, n, max_new_tokens, seed)
+            return self._generate_in_llama_cpp(encoded, config, n, max_new_tokens, seed, cancelled)
         if runtime != "transformers":
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         generator = torch.Generator(device=self.device).manual_seed(int(seed))
@@ -430,6 +437,7 @@ class ModelHandle:
         generated = torch.zeros((n, 0), dtype=torch.long)
         mirostat_mu = torch.full((n,), 2 * config.mirostat_tau, dtype=torch.float32) if config.mirostat else None
         for step in range(max_new_tokens):
+            check_cancelled(cancelled)
             context = Context.of(encoded.ids, generated, self.vocabulary)
             mu_at_draw = mirostat_mu
             probs, final_logits, xtc_fired = distribution_to_draw_from(logits, config, context, generator, mirostat_mu)
@@ -460,11 +468,11 @@ class ModelHandle:
         return Generation(encoded, config, int(seed), continuations, columns.get("logits"))
 
     def _generate_in_llama_cpp(self, encoded: Prompt, config: SamplingConfig, n: int, max_new_tokens: int,
-                               seed: int) -> Generation:
+                               seed: int, cancelled: Callable[[], bool] | None = None) -> Generation:
         """llama.cpp's forward pass and its own chain (`LlamaCppRuntime.generate`), row ``r`` seeded
         with ``seed + r``. XTC's chance is llama.cpp's own draw there and is not recorded; mirostat's
         μ is followed as llama.cpp moves it."""
-        rows = self.llama_runtime.generate(encoded.ids, config, n, max_new_tokens, seed, self.limits)
+        rows = self.llama_runtime.generate(encoded.ids, config, n, max_new_tokens, seed, self.limits, cancelled)
         continuations = []
         for draws in rows:
             mu = 2 * config.mirostat_tau if config.mirostat else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import torch
 
 from sampling.config import LLAMA_ORDERS, SamplingConfig
 from sampling.engines import llama_cpp
-from sampling.limits import Limits, check_count
+from sampling.limits import Limits, check_cancelled, check_count
 
 DEFAULT_CONTEXT = 2048
 
@@ -72,15 +72,19 @@ class LlamaCppRuntime:
         self.vocab_size = self.llama.n_vocab()
         self.eos = self.llama.token_eos()
         self._lock = threading.Lock()
+        # The candidates array llama_sampler_sample builds each step, allocated once.
+        self._candidates = np.empty(self.vocab_size, dtype=llama_cpp.TOKEN_DATA)
+        self._ids = np.arange(self.vocab_size, dtype=np.int32)
         module = llama_cpp.native_module()
         self.version = f"llama.cpp (llama-cpp-python {module.__version__})"
 
     def _evaluate(self, token_ids: Sequence[int]) -> np.ndarray:
-        """Evaluate ``token_ids`` after what is already in the context; the next-token logits."""
+        """Evaluate ``token_ids`` after what is already in the context; the next-token logits, as a
+        view of llama.cpp's own buffer (valid until the next evaluation)."""
         self.llama.eval(list(token_ids))
         module = llama_cpp.native_module()
         pointer = module.llama_get_logits_ith(self.llama.ctx, -1)
-        return np.ctypeslib.as_array(pointer, shape=(self.vocab_size,)).astype(np.float32)
+        return np.ctypeslib.as_array(pointer, shape=(self.vocab_size,))
 
     def next_token_logits(self, token_ids: Sequence[int]) -> torch.Tensor:
         """float32 logits ``[vocab]`` of the token after ``token_ids``, from llama.cpp's forward pass."""
@@ -88,7 +92,7 @@ class LlamaCppRuntime:
             raise ValueError(f"token_ids must hold 1 to {self.llama.n_ctx()} ids, got {len(token_ids)}")
         with self._lock:
             self.llama.reset()
-            return torch.from_numpy(self._evaluate(token_ids))
+            return torch.from_numpy(self._evaluate(token_ids).copy())
 
     def chain(self, config: SamplingConfig, seed: int):
         """``common_sampler_init``'s chain for ``config`` with this model's vocabulary (so DRY's
@@ -137,8 +141,8 @@ class LlamaCppRuntime:
         """``llama_sampler_sample`` on ``logits``: the chain applied to the candidates in id order,
         the selected token accepted into the chain."""
         module = llama_cpp.native_module()
-        data = np.empty(len(logits), dtype=llama_cpp.TOKEN_DATA)
-        data["id"], data["logit"], data["p"] = np.arange(len(logits)), logits, 0.0
+        data = self._candidates
+        data["id"], data["logit"], data["p"] = self._ids, logits, 0.0
         candidates = module.llama_token_data_array(data=data.ctypes.data_as(module.llama_token_data_p),
                                                    size=len(logits), selected=-1, sorted=False)
         module.llama_sampler_apply(chain, ctypes.byref(candidates))
@@ -152,7 +156,7 @@ class LlamaCppRuntime:
                     _entropy_bits(current["p"]), int((current["p"] > 0).sum()))
 
     def generate(self, prompt_ids: Sequence[int], config: SamplingConfig, n: int, max_new_tokens: int, seed: int,
-                 limits: Limits = Limits()) -> list[list[Draw]]:
+                 limits: Limits = Limits(), cancelled: Callable[[], bool] | None = None) -> list[list[Draw]]:
         """``n`` continuations of ``prompt_ids``, row ``r`` drawn by a chain seeded with
         ``seed + r``; each stops at EOS. Token for token what llama-cpp-python's ``Llama.generate``
         draws with the same chain and seed, where that loop can express the chain (it has no logit
@@ -174,6 +178,7 @@ class LlamaCppRuntime:
                     logits = self._evaluate(prompt_ids)
                     draws = []
                     for step in range(max_new_tokens):
+                        check_cancelled(cancelled)
                         draws.append(self._draw(chain, logits))
                         if draws[-1].id == self.eos or step == max_new_tokens - 1:
                             break

@@ -22,6 +22,7 @@ from app.slots import LeftTheQueue
 from app.text import chart_titles, t, template
 from sampling import metrics
 from sampling.models import BUNDLED_CORPUS, BUNDLED_MODELS, ModelHandle, ModelLoadError
+from sampling.limits import WorkCancelled
 from sampling.runtime import compare_runtimes
 
 CHART_KEYS = ("chart_top", "chart_stages", "chart_cumulative")
@@ -320,7 +321,7 @@ def samples_section(panel: str, source: resources.Source, prompt: str, lang: str
     try:
         with resources.request(lang) as work, st.spinner(t(lang, "sampling")):
             generation = resources.generation(*drawn, request=work)
-    except LeftTheQueue:
+    except (LeftTheQueue, WorkCancelled):
         st.stop()  # a newer request of this session replaced this one, or the session has gone
     except Exception as error:  # noqa: BLE001 - the page stays usable whatever the model did
         st.error(safe_markdown(template(lang, "sampling_failed"), REASON_CHARACTERS,

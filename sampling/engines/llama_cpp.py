@@ -522,12 +522,12 @@ def _top_n_sigma(candidates: Candidates, n: float) -> None:
         return
     top = max(candidates.logits[0], finite.max())
     mean = FLOAT(_running_sum(finite)[-1] / FLOAT(len(finite)))
-    # acc += pow(logit - mean, 2): the square in double, each sum rounded to float.
-    squares = np.square((finite - mean).astype(np.float64))
-    acc = FLOAT(0)
+    # acc += pow(logit - mean, 2) in float, one square after the other (a sequential cumsum; the
+    # square is rounded to float before each sum, where llama.cpp adds its double: σ can differ
+    # in its last bit).
     with np.errstate(over="ignore"):  # an infinite spread, as in llama.cpp, removes nothing
-        for square in squares.tolist():
-            acc = FLOAT(np.float64(acc) + square)
+        squares = np.square((finite - mean).astype(np.float64)).astype(FLOAT)
+        acc = _running_sum(squares)[-1]
     std = FLOAT(np.sqrt(FLOAT(acc / FLOAT(len(finite)))))
     logits = candidates.logits.copy()
     logits[logits < FLOAT(top - FLOAT(n * std))] = -np.inf
