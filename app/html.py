@@ -45,7 +45,7 @@ def continuation_html(continuation: Continuation) -> str:
         )
         for token in continuation.tokens
     ]
-    ending = " ⏹" if continuation.stopped_at_eos else ""
+    ending = " ■" if continuation.stopped_at_eos else ""
     return f'<div style="{STRIP_STYLE}">{"".join(chips)}{ending}</div>'
 
 

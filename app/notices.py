@@ -63,4 +63,14 @@ def describe_config(config: SamplingConfig, lang: str) -> str:
 
 
 def _shown(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """A setting's value as a person writes it: 0.9, 13:-100 5:2 for a logit bias, top_k,temperature
+    for samplers, "none" for an empty one; never a Python tuple."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        if not value:
+            return "none"
+        if all(isinstance(item, tuple) for item in value):
+            return " ".join(f"{token}:{bias:g}" for token, bias in value)
+        return ",".join(str(item) for item in value)
+    return str(value)

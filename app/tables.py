@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import fields
+from pathlib import Path
 
 import pandas as pd
 import torch
 
+from sampling.config import SamplingConfig
 from sampling.models import Generation
 from sampling.pipeline import CONTEXT_STAGES, Trace
 from sampling.tokens import unique_labels
@@ -20,9 +25,11 @@ TAIL_POINTS = 200
 """The cumulative curve: every rank up to the cut (at most 300), then 200 log-spaced ranks."""
 
 
-def top_ids(trace: Trace, top_n: int) -> list[int]:
-    """The ``top_n`` most likely ids of the raw distribution (temperature keeps this order)."""
-    return torch.topk(trace.logits, min(top_n, trace.logits.shape[-1])).indices.tolist()
+def top_ids(trace: Trace, top_n: int, also: int | None = None) -> list[int]:
+    """The ``top_n`` most likely ids of the raw distribution (temperature keeps this order), and
+    ``also`` after them when it is not among them (the token a sample drew, whatever its rank)."""
+    ids = torch.topk(trace.logits, min(top_n, trace.logits.shape[-1])).indices.tolist()
+    return ids + [also] if also is not None and also not in ids else ids
 
 
 def _temperature(trace: Trace) -> float | None:
@@ -61,11 +68,15 @@ def removed_by(trace: Trace, ids: list[int]) -> list[str]:
     return [trace.stages[index].name if index >= 0 else "" for index in stage_index[ids].tolist()]
 
 
-def top_tokens(trace: Trace, labeller: Labeller, top_n: int) -> pd.DataFrame:
+def top_tokens(trace: Trace, labeller: Labeller, top_n: int, drawn: int | None = None) -> pd.DataFrame:
     """One row per top token (raw rank order), with the arithmetic that turns its logit into its
     final probability: logit, logit / T, the softmax of the scaled logits, their cumulative sum in
-    rank order, the final probability and the stage that removed it."""
-    ids = top_ids(trace, top_n)
+    rank order, the final probability and the stage that removed it. ``drawn``: a token a sample
+    drew, added after the top tokens when it is not among them and marked ▶ in its label."""
+    ids = top_ids(trace, top_n, drawn)
+    labels = unique_labels(labeller(ids), ids)
+    if drawn is not None:
+        labels = [f"▶ {label}" if token == drawn else label for label, token in zip(labels, ids, strict=True)]
     temperature = _temperature(trace)
     logits = adjusted_logits(trace)
     scaled = logits / temperature if temperature is not None else torch.full_like(trace.logits, float("nan"))
@@ -73,9 +84,10 @@ def top_tokens(trace: Trace, labeller: Labeller, top_n: int) -> pd.DataFrame:
     order = torch.argsort(trace.logits, descending=True, stable=True)
     cumulative = torch.empty_like(scaled_probs).scatter_(-1, order, scaled_probs[order].double().cumsum(-1).float())
     return pd.DataFrame({
-        "rank": range(1, len(ids) + 1),
+        "rank": [*range(1, min(top_n, len(ids)) + 1),
+                 *(int((trace.logits > trace.logits[token]).sum()) + 1 for token in ids[top_n:])],
         "token_id": ids,
-        "label": unique_labels(labeller(ids), ids),
+        "label": labels,
         "logit": trace.logits[ids].tolist(),
         "adjusted_logit": logits[ids].tolist(),
         "scaled_logit": scaled[ids].tolist(),
@@ -202,13 +214,23 @@ def continuations(generation: Generation) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+HEADER_LINES = 5
+"""Lines at the top of each downloaded CSV, each starting with ``#``: what the file holds."""
+ESCAPING = ("text cells: a ' was put before every cell that starts with = + - @ ' a tab or a return, so that no "
+            "spreadsheet runs it as a formula; remove one leading ' to read the original (a token that really "
+            "starts with ' shows as '')")
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy whose text cells cannot run as spreadsheet formulas: a cell that starts with
     ``= + - @``, a tab or a carriage return gets a leading ``'`` (OWASP's advice for CSV
-    injection). Numeric columns are left as they are, so ``-0.5`` stays a number."""
+    injection), and so does one that starts with ``'`` itself, so that every original stays
+    readable: remove one leading ``'``. Numeric columns are left as they are (``-0.5`` stays a number).
+
+    >>> spreadsheet_safe(pd.DataFrame({"label": ["=>", "'=>", "ok"]}))["label"].tolist()
+    ["'=>", "''=>", 'ok']
+    """
     safe = frame.copy()
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
@@ -217,19 +239,40 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def distribution_csv(trace: Trace, labeller: Labeller, panel: str) -> bytes:
-    """One panel's whole distribution as a tidy CSV: a row per token of the vocabulary, most likely
-    first, with its arithmetic (logit, logit / T, softmax, cumulative), final probability and the
-    stage that removed it."""
+def _header(kind: str, model: str, prompt: str, config: SamplingConfig, seed: int | None = None) -> str:
+    """The file's first `HEADER_LINES` lines: what it is and how to read it, the model, the prompt
+    (as a JSON string) and the full setting (every field, as JSON)."""
+    setting = {item.name: getattr(config, item.name) for item in fields(config)}
+    lines = [f"# sampling-explained {kind}: read with pandas.read_csv(path, skiprows={HEADER_LINES}, "
+             "keep_default_na=False)",
+             f"# model: {json.dumps(model, ensure_ascii=False)}",
+             f"# prompt: {json.dumps(prompt, ensure_ascii=False)}",
+             f"# setting: {json.dumps(setting, ensure_ascii=False)}" + ("" if seed is None else f"; seed {seed}"),
+             f"# {ESCAPING}"]
+    return "".join(line.replace("\n", " ").replace("\r", " ") + "\n" for line in lines)
+
+
+def distribution_csv(trace: Trace, labeller: Labeller, panel: str, model: str = "", prompt: str = "") -> bytes:
+    """One panel's whole distribution as a tidy CSV after a header (`HEADER_LINES`): a row per token
+    of the vocabulary, most likely first, with its arithmetic (logit, logit / T, softmax,
+    cumulative), final probability and the stage that removed it."""
     table = top_tokens(trace, labeller, trace.logits.shape[-1]).assign(panel=panel.upper())
-    return spreadsheet_safe(table[["panel", *table.columns[:-1]]]).to_csv(index=False).encode("utf-8")
+    body = spreadsheet_safe(table[["panel", *table.columns[:-1]]]).to_csv(index=False)
+    return (_header("next-token distribution", model, prompt, trace.config) + body).encode("utf-8")
 
 
-def continuations_csv(generation: Generation, panel: str) -> bytes:
-    """One panel's drawn continuations as a tidy CSV: a row per generated token, with the setting,
-    seed and prompt it was drawn with."""
-    table = continuations(generation).assign(panel=panel.upper(), seed=generation.seed,
-                                             setting=repr(generation.config))
-    first = ["panel", "setting", "seed"]
-    return spreadsheet_safe(table[first + [column for column in table.columns if column not in first]]).to_csv(
-        index=False).encode("utf-8")
+def continuations_csv(generation: Generation, panel: str, model: str = "", prompt: str = "") -> bytes:
+    """One panel's drawn continuations as a tidy CSV after a header (`HEADER_LINES`) that names the
+    model, the prompt, the setting and the seed: a row per generated token."""
+    table = continuations(generation).assign(panel=panel.upper())
+    body = spreadsheet_safe(table[["panel", *table.columns[:-1]]]).to_csv(index=False)
+    return (_header("sampled continuations", model, prompt, generation.config, generation.seed) + body).encode("utf-8")
+
+
+def download_name(kind: str, model: str, panel: str, config: SamplingConfig) -> str:
+    """A file name that says which model, panel and setting, in letters any system takes:
+    ``distribution-smollm2-A-llama.cpp-temperature0.8-top_k40.csv``."""
+    settings = "-".join(f"{name}{value:g}" for name, value in config.active().items() if name != "logit_bias")
+    parts = [kind, Path(model.rstrip("/")).name or "model", panel.upper(), config.order,
+             "greedy" if config.greedy else settings or "nothing-set"]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))[:150] + ".csv"

@@ -324,9 +324,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "chart_stages": {"en": "Stage by stage", "zh": "逐个阶段"},
     "chart_stages_help": {
-        "en": "Each row is the distribution after one stage, in the engine's order; grey cells were cut there "
-        "or earlier. Temperature changes the colours, filters make cells grey.",
-        "zh": "每一行是某个阶段之后的分布，按引擎的顺序排列；灰色格子在这一阶段或更早被去掉。"
+        "en": "Each row is a token, each column the distribution after one stage, in the engine's order; a grey "
+        "cell was cut at that stage or earlier. Temperature changes the colours, filters make cells grey.",
+        "zh": "每一行是一个词元，每一列是某个阶段之后的分布，按引擎的顺序排列；灰色格子表示在该阶段或更早被去掉。"
         "温度改变颜色深浅，过滤器把格子变灰。",
     },
     "chart_cumulative": {"en": "Sorted cumulative probability (what top_p cuts)", "zh": "排序后的累计概率（top_p 截断处）"},
@@ -349,8 +349,11 @@ TEXT: dict[str, dict[str, str]] = {
     "kl_ba": {"en": "KL(B‖A) bits", "zh": "KL(B‖A) 比特"},
     "js": {"en": "Jensen–Shannon bits", "zh": "JS 散度 比特"},
     "divergence_help": {
-        "en": "KL is infinite when one side can draw a token the other removed; Jensen–Shannon stays between 0 and 1 bit.",
-        "zh": "当一方可以抽到另一方去掉的词元时 KL 为无穷大；JS 散度总在 0 到 1 比特之间。",
+        "en": "Computed in float64 from the logits, so a probability too small for float32 still counts: KL is "
+        "infinite only when one side can draw a token the other removed (a filter cut it). Jensen–Shannon stays "
+        "between 0 and 1 bit.",
+        "zh": "由 logits 以 float64 计算，因此 float32 表示不了的极小概率也计入：只有当一方可以抽到另一方去掉（被过滤器切掉）"
+        "的词元时，KL 才为无穷大。JS 散度总在 0 到 1 比特之间。",
     },
     "samples_title": {"en": "Sampled continuations", "zh": "采样得到的续写"},
     "samples": {"en": "Samples", "zh": "样本数"},
@@ -365,11 +368,11 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "samples_help": {
         "en": "Each token's shade is the probability it was drawn with: dark blue = unlikely (a surprise), pale = "
-        "likely. Hover or tap for its probability, raw rank, entropy and how many tokens were kept; ⏹ marks the "
+        "likely. Hover or tap for its probability, raw rank, entropy and how many tokens were kept; ■ marks the "
         "end-of-text token, where the model stopped. Every step uses exactly the distribution shown above, and "
         "'Step through a continuation' shows the distribution of any step.",
         "zh": "每个词元的底色表示它被抽中时的概率：深蓝 = 不太可能（出乎意料），浅色 = 很可能。悬停或轻点可看概率、原始排名、熵和保留的词元数；"
-        "⏹ 表示文本结束词元，模型在此停止。每一步都使用上面显示的分布，“逐步查看一条续写”可以看任意一步的分布。",
+        "■ 表示文本结束词元，模型在此停止。每一步都使用上面显示的分布，“逐步查看一条续写”可以看任意一步的分布。",
     },
     "distinct": {"en": "distinct-{n}", "zh": "distinct-{n}"},
     "self_bleu": {"en": "self-BLEU", "zh": "self-BLEU"},
@@ -576,13 +579,14 @@ TEXT: dict[str, dict[str, str]] = {
     "threshold_epsilon_cutoff": {"en": "ε: p below {value:.4g} removed", "zh": "ε：去掉概率低于 {value:.4g} 的词元"},
     "threshold_eta_cutoff": {"en": "η: p below {value:.4g} removed", "zh": "η：去掉概率低于 {value:.4g} 的词元"},
     "step_through": {"en": "Step through a continuation", "zh": "逐步查看一条续写"},
+    "too_short": {"en": "The samples are too short to hold an n-gram this long.", "zh": "样本太短，不含这么长的 n 元组。"},
     "step_sample": {"en": "Sample", "zh": "样本"},
     "step_token": {"en": "Click a token to see the distribution it was drawn from",
                    "zh": "点击一个词元，查看它是从哪个分布中抽出的"},
     "step_drawn": {
         "en": "Step {step}: {label} was drawn with p = {probability:.4f} (raw rank {rank}) from this distribution, "
-        "under this panel's setting; {kept:,} tokens were kept.",
-        "zh": "第 {step} 步：{label} 以概率 {probability:.4f}（原始排名 {rank}）从这个分布中抽出，使用本面板的设置；保留了 {kept:,} 个词元。",
+        "under this panel's setting; tokens kept: {kept}. It is marked ▶ below.",
+        "zh": "第 {step} 步：{label} 以概率 {probability:.4f}（原始排名 {rank}）从这个分布中抽出，使用本面板的设置；保留的词元数：{kept}。下方以 ▶ 标出。",
     },
     "greedy_note": {
         "en": "Temperature 0 is greedy decoding: the most likely token every time; top_p and the other filters "

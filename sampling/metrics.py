@@ -53,6 +53,38 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor, *, bits: bool = False) -> to
     return nats / math.log(2) if bits else nats
 
 
+def kl_divergence_of_logits(p_logits: torch.Tensor, q_logits: torch.Tensor, *, bits: bool = False) -> torch.Tensor:
+    """``KL(p ‖ q)`` of the distributions ``softmax(p_logits)`` and ``softmax(q_logits)``, in float64
+    and in log space: a probability that underflows to 0 in float32 (T 0.1 makes thousands of them)
+    still has its logarithm, so KL is infinite only where q *removed* (logit -inf) a token p can draw.
+
+    >>> logits = torch.tensor([0.0, -200.0])
+    >>> kl_divergence_of_logits(logits, logits / 0.1).item() > 0, kl_divergence(logits.softmax(-1), (logits / 0.1).softmax(-1)).item()
+    (True, 0.0)
+    """
+    log_p = torch.log_softmax(p_logits.double(), dim=-1)
+    log_q = torch.log_softmax(q_logits.double(), dim=-1)
+    p = log_p.exp()
+    terms = torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p))
+    drawn_but_removed = (p_logits > -math.inf) & (q_logits == -math.inf)
+    nats = torch.where(drawn_but_removed.any(dim=-1), torch.full_like(terms[..., 0], math.inf), terms.sum(dim=-1))
+    return nats / math.log(2) if bits else nats
+
+
+def js_divergence_of_logits(p_logits: torch.Tensor, q_logits: torch.Tensor, *, bits: bool = False) -> torch.Tensor:
+    """Jensen–Shannon divergence of two distributions given by their logits, in float64 log space."""
+    log_p = torch.log_softmax(p_logits.double(), dim=-1)
+    log_q = torch.log_softmax(q_logits.double(), dim=-1)
+    log_middle = torch.logaddexp(log_p, log_q) - math.log(2)
+
+    def kl_to_middle(log_x: torch.Tensor) -> torch.Tensor:
+        x = log_x.exp()
+        return torch.where(x > 0, x * (log_x - log_middle), torch.zeros_like(x)).sum(dim=-1)
+
+    nats = (kl_to_middle(log_p) + kl_to_middle(log_q)) / 2
+    return nats / math.log(2) if bits else nats
+
+
 def js_divergence(p: torch.Tensor, q: torch.Tensor, *, bits: bool = False) -> torch.Tensor:
     """Jensen–Shannon divergence: symmetric, finite, at most ``log 2`` (1 bit)."""
     middle = (p + q) / 2

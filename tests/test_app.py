@@ -160,6 +160,24 @@ def test_injected_markup_in_the_prompt_is_shown_as_text(page):
     assert not page.exception
 
 
+def test_the_step_through_always_shows_the_drawn_token_marked_whatever_its_rank(page):
+    from apptest_helpers import chart_frames
+
+    from app import resources
+
+    continuations = resources.generation(*page.session_state["a_drawn"]).continuations
+    row, step = next((row, step) for row, continuation in enumerate(continuations)
+                     for step, token in enumerate(continuation.tokens) if token.raw_rank > 10)
+    page.selectbox(key="a_step_sample").set_value(row).run()
+    page.pills(key="a_step_token").set_value(step).run()
+    assert not page.exception
+    tokens = chart_frames(charts(page)[-1])[0]
+    token = continuations[row].tokens[step]
+    drawn = tokens[tokens["token_id"] == token.id]
+    assert len(drawn) == 1 and drawn["label"].iloc[0].startswith("▶ ") and drawn["rank"].iloc[0] == token.raw_rank
+    assert sum(label.startswith("▶ ") for label in tokens["label"]) == 1
+
+
 def test_stepping_through_a_continuation_shows_the_distribution_of_that_step(page):
     from apptest_helpers import chart_frames
 

@@ -87,27 +87,38 @@ def test_two_spellings_of_one_folder_are_one_model(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(("key", "value"), [
-    ("a_samples", float("nan")), ("a_seed", float("inf")), ("a_samples", "many"), ("b_temperature", [1, 2]),
-    ("a_order", "sglang"), ("a_samplers", ",".join(["nonsense"] * 10_000)), ("a_logit_bias", "1:1," * 500_000),
-    ("top_n", True),
+    ("a_samplers", ",".join(["nonsense"] * 10_000)), ("a_logit_bias", "1:1," * 500_000),
 ])
-def test_widget_values_no_browser_sends_give_a_message_not_a_traceback(key, value):
+def test_session_values_beyond_their_bounds_are_reset_with_a_message(key, value):
+    """Values AppTest can put in the session; a crafted websocket client's values of the wrong kind
+    are tested against a real server in test_crafted_widgets.py."""
     at = new_app()
     at.run()
     at.session_state[key] = value
     at.run()
     assert not at.exception, at.exception
     assert len(charts(at)) == 6
-    assert any("reset" in warning.value for warning in at.warning), [w.value for w in at.warning]
     url = "&".join(f"{k}={v}" for k, v in at.query_params.items())
     assert len(url) < 5_000, len(url)
 
 
-def test_an_unknown_preset_is_ignored_with_a_message():
+@pytest.mark.parametrize("top_k", ["5", [5], {"k": 5}])
+@pytest.mark.parametrize("order", ["transformers", "vllm", "llama.cpp", "custom"])
+def test_the_model_defaults_preset_with_values_of_the_wrong_type_shows_a_message(tmp_path, monkeypatch, order, top_k):
+    import json
+    import shutil
+
+    from app import state
+    from sampling.models import bundled_model_path
+
+    folder = tmp_path / "odd-defaults"
+    shutil.copytree(bundled_model_path("fortune-small"), folder)
+    (folder / "generation_config.json").write_text(json.dumps({"do_sample": True, "top_k": top_k}))
+    monkeypatch.setenv("SAMPLING_MODEL", str(folder))
     at = new_app()
     at.run()
-    at.session_state["a_preset"] = "evil"
-    at.run()
-    at.run()
-    assert not at.exception
-    assert any("unknown preset" in warning.value for warning in at.warning)
+    at.selectbox(key="a_order").set_value(order).run()
+    at.selectbox(key="a_preset").set_value(state.MODEL_PRESET).run()
+    assert not at.exception, at.exception
+    assert any("top_k" in error.value and "must be a number" in error.value for error in at.error), \
+        [error.value for error in at.error]

@@ -38,7 +38,8 @@ ALLOWED_LATIN = re.compile(
     r"llama-cpp-python|logits?|softmax|KL|JS|BLEU|self-BLEU|distinct-[\dn]|CSV|hub|gpt2|Qwen[\w./-]*|fortune-\w+|"
     r"keyboard_(?:double_)?arrow_(?:right|down|up|left)|"  # the names of Streamlit's icons, drawn as glyphs
     r"poems-zh|code-py|bible-kjv|fortunes(-zh)?|Debian|Python|Tang|Song|torch\.sort|std::partial_sort|id|bits?|"
-    r"nats?|BOS|EOS|GPU|CPU|Triton|FlashInfer|PyTorch|transformers \d[\d.]*|Computed by|raw|T"
+    r"nats?|BOS|EOS|GPU|CPU|Triton|FlashInfer|PyTorch|transformers \d[\d.]*|Computed by|raw|T|"
+    r"smollm2|gemma3|SmolLM2[\w.-]*|Gemma|GGUF|python|-m|sampling\.fetch"
 )
 
 

@@ -15,7 +15,7 @@ from browser_helpers import require_chromium
 from hostile_model import HOSTILE_TOKENS, build_hostile_model
 
 from app.html import safe_markdown
-from app.tables import continuations_csv, distribution_csv
+from app.tables import HEADER_LINES, continuations_csv, distribution_csv
 from sampling import SamplingConfig, apply, load_model
 from sampling.study import ResultsFileError, read_results
 
@@ -89,11 +89,11 @@ def test_csv_cells_cannot_run_as_formulas(hostile_model):
     generation = handle.generate("x", SamplingConfig(temperature=2.0), n=4, max_new_tokens=8, seed=1)
     generated = continuations_csv(generation, "a").decode()
     for table in (distributions, generated):
-        frame = pd.read_csv(io.StringIO(table), keep_default_na=False, dtype=str)
+        frame = pd.read_csv(io.StringIO(table), skiprows=HEADER_LINES, keep_default_na=False, dtype=str)
         for column in ("label",):
             for cell in frame[column]:
                 assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
-    frame = pd.read_csv(io.StringIO(distributions), keep_default_na=False)
+    frame = pd.read_csv(io.StringIO(distributions), skiprows=HEADER_LINES, keep_default_na=False)
     assert {"'=HYPERLINK(\"http://evil.example\",\"x\")", "'+cmd|'␣/C␣calc'!A0", "'-2+3", "'@SUM(1+1)"} <= set(frame["label"])
     assert pd.api.types.is_float_dtype(frame["logit"]) and (frame["logit"] < 0).any()
 

@@ -16,8 +16,8 @@ def test_a_queued_user_is_told_how_long_it_took(monkeypatch):
 
     held, release = threading.Event(), threading.Event()
 
-    def another_user():
-        with shared_slots(1).hold():
+    def another_user():  # another prompt pass: the lane a prompt pass waits in
+        with shared_slots(1, "short").hold():
             held.set()
             release.wait(timeout=30)
 

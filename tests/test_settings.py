@@ -13,7 +13,7 @@ def test_settings_from_environment_and_secrets():
     secrets = {"SAMPLING_MAX_SAMPLES": "8", "SAMPLING_MAX_NEW_TOKENS": "64", "OTHER": "ignored"}
     settings = read_settings(environment, secrets)
     assert settings.models == ("fortune-small", "fortune-base")
-    assert settings.limits == Limits(max_prompt_chars=4000, max_new_tokens=64, max_samples=4)
+    assert settings.limits == Limits(max_prompt_chars=4000, max_new_tokens=64, max_samples=4, max_work=800_000_000)
     assert settings.max_concurrent == 2
 
 

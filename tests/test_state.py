@@ -13,7 +13,7 @@ from app import charts, state, tables
 from app.text import chart_titles
 from app.html import continuation_html
 from app.settings import read_settings
-from app.tables import continuations_csv, distribution_csv
+from app.tables import HEADER_LINES, continuations_csv, distribution_csv
 from sampling import SamplingConfig, apply, load_model
 from sampling.models import Continuation, GeneratedToken
 
@@ -144,13 +144,13 @@ def test_the_two_tidy_csv_files_hold_what_their_buttons_promise():
     handle = load_model("fortune-small")
     logits = handle.next_token_logits("The").logits
     trace = apply(logits, SamplingConfig(top_k=5, temperature=0.5))
-    table = pd.read_csv(io.BytesIO(distribution_csv(trace, handle.labels, "a")), keep_default_na=False)
+    table = pd.read_csv(io.BytesIO(distribution_csv(trace, handle.labels, "a")), skiprows=HEADER_LINES, keep_default_na=False)
     assert len(table) == handle.vocab_size and set(table["panel"]) == {"A"}
     assert int(table["kept"].sum()) == 5 and table["final_prob"].sum() == pytest.approx(1.0, abs=1e-5)
     assert table["scaled_logit"].tolist() == pytest.approx((table["logit"] / 0.5).tolist(), abs=1e-4)
     generation = handle.generate("The", SamplingConfig(top_k=5), n=2, max_new_tokens=4, seed=0)
-    rows = pd.read_csv(io.BytesIO(continuations_csv(generation, "b")), keep_default_na=False)
-    assert set(rows["panel"]) == {"B"} and set(rows["sample"]) == {0, 1} and set(rows["seed"]) == {0}
+    rows = pd.read_csv(io.BytesIO(continuations_csv(generation, "b")), skiprows=HEADER_LINES, keep_default_na=False)
+    assert set(rows["panel"]) == {"B"} and set(rows["sample"]) == {0, 1}
     assert len(rows) == sum(len(continuation.tokens) for continuation in generation.continuations)
 
 
@@ -171,3 +171,25 @@ def test_panel_config_takes_any_values_the_controls_allow():
             values[state.panel_key("a", control.name)] = value
         config = state.panel_config(values, "a")  # never raises
         assert config.order == values["a_order"]
+
+
+def test_downloads_stand_on_their_own_and_keep_every_token_distinguishable():
+    from app.tables import download_name, spreadsheet_safe
+
+    handle = load_model("fortune-small")
+    trace = apply(handle.next_token_logits("The").logits, SamplingConfig(order="llama.cpp", temperature=0.8, top_k=40))
+    text = distribution_csv(trace, handle.labels, "a", "fortune-small", 'The "quoted"\nprompt').decode()
+    header = text.splitlines()[:HEADER_LINES]
+    assert all(line.startswith("# ") for line in header)
+    assert header[1] == '# model: "fortune-small"' and header[2] == '# prompt: "The \\"quoted\\"\\nprompt"'
+    assert '"top_k": 40' in header[3] and '"order": "llama.cpp"' in header[3]
+    generation = handle.generate("The", SamplingConfig(top_k=5), n=2, max_new_tokens=3, seed=7)
+    continuation_header = continuations_csv(generation, "b", "fortune-small", "The").decode().splitlines()[:HEADER_LINES]
+    assert continuation_header[3].endswith("; seed 7") and "setting" not in pd.read_csv(
+        io.BytesIO(continuations_csv(generation, "b")), skiprows=HEADER_LINES).columns
+    assert download_name("distribution", "/models/fortune-small/", "a", trace.config) == \
+        "distribution-fortune-small-A-llama.cpp-temperature0.8-top_k40.csv"
+    # "=>" and "'=>" stay two different cells, and removing one leading ' gives each back.
+    cells = spreadsheet_safe(pd.DataFrame({"label": ["=>", "'=>", "'", "plain"]}))["label"].tolist()
+    assert len(set(cells)) == 4 and [cell[1:] if cell.startswith("'") else cell for cell in cells] == [
+        "=>", "'=>", "'", "plain"]

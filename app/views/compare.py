@@ -6,6 +6,7 @@ distribution its engine would sample from, stage by stage. Moving a slider never
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 
@@ -148,7 +149,7 @@ def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
         st.error(safe_markdown("{reason}", REASON_CHARACTERS, reason=note))
     elif note is not None:
         name, config, clamped = note
-        st.caption(safe_markdown(template(lang, "model_preset_read"), model=name, order=config.order,
+        st.caption(safe_markdown(template(lang, "model_preset_read"), 400, model=name, order=config.order,
                                  settings=notices.describe_config(config, lang)))
         if clamped:
             st.caption(safe_markdown(template(lang, "model_preset_clamped"), names=", ".join(clamped)))
@@ -239,10 +240,10 @@ def show_divergence(places: Placeholders, source: resources.Source, prompt: str,
     from the settings as they are now."""
     configs = {panel: state.panel_config(st.session_state, panel) for panel in state.PANELS}
     places.summary.info(escape_markdown(notices.describe_pair(configs["a"], configs["b"], lang)))
-    probs = {panel: panel_trace(source, prompt, config).probs for panel, config in configs.items()}
-    figures = (("kl_ab", metrics.kl_divergence(probs["a"], probs["b"], bits=True)),
-               ("kl_ba", metrics.kl_divergence(probs["b"], probs["a"], bits=True)),
-               ("js", metrics.js_divergence(probs["a"], probs["b"], bits=True)))
+    logits = {panel: panel_trace(source, prompt, config).final_logits for panel, config in configs.items()}
+    figures = (("kl_ab", metrics.kl_divergence_of_logits(logits["a"], logits["b"], bits=True)),
+               ("kl_ba", metrics.kl_divergence_of_logits(logits["b"], logits["a"], bits=True)),
+               ("js", metrics.js_divergence_of_logits(logits["a"], logits["b"], bits=True)))
     for place, (key, value) in zip(places.divergence, figures, strict=True):
         place.metric(t(lang, key), f"{value.item():.4f}")
 
@@ -278,8 +279,10 @@ def panel_view(panel: str, handle: ModelHandle, source: resources.Source, prompt
         st.vega_lite_chart(chart.with_data(), width="stretch", key=state.panel_key(panel, key))
     arithmetic_table(panel_tables(source, prompt, config, st.session_state["top_n"]), lang)
     # Built only when clicked, from what this run holds: no Streamlit call, so no script context needed.
-    st.download_button(t(lang, "download_distribution"), data=lambda: tables.distribution_csv(trace, handle.labels, panel),
-                       file_name=f"distribution-{panel}.csv", mime="text/csv", on_click="ignore",
+    st.download_button(t(lang, "download_distribution"),
+                       data=lambda: tables.distribution_csv(trace, handle.labels, panel, handle.name, prompt),
+                       file_name=tables.download_name("distribution", handle.name, panel, config), mime="text/csv",
+                       on_click="ignore",
                        key=state.panel_key(panel, "download_distribution"))
     show_divergence(places, source, prompt, lang)
     show_stale_samples(places, panel, lang)
@@ -330,12 +333,14 @@ def samples_section(panel: str, source: resources.Source, prompt: str, lang: str
     for continuation in generation.continuations:
         st.html(continuation_html(continuation))
     step_through(panel, generation, drawn, lang)
-    st.download_button(t(lang, "download_continuations"), data=lambda: tables.continuations_csv(generation, panel),
-                       file_name=f"continuations-{panel}.csv", mime="text/csv", on_click="ignore",
+    st.download_button(t(lang, "download_continuations"),
+                       data=lambda: tables.continuations_csv(generation, panel, drawn[0].model, prompt),
+                       file_name=tables.download_name("continuations", drawn[0].model, panel, drawn[2]),
+                       mime="text/csv", on_click="ignore",
                        key=state.panel_key(panel, "download_continuations"))
     labels = [t(lang, "distinct", n=n) for n in (1, 2, 3)] + [t(lang, "self_bleu"), t(lang, "mean_entropy")]
-    metric_grid([(label, f"{value:.3f}", None) for label, value in zip(labels, diversity(*drawn), strict=True)],
-                per_row=3)
+    metric_grid([(label, "—" if math.isnan(value) else f"{value:.3f}", t(lang, "too_short") if math.isnan(value) else None)
+                 for label, value in zip(labels, diversity(*drawn), strict=True)], per_row=3)
     st.caption(escape_markdown(t(lang, "diversity_help")))
     state.sync_url(st.session_state, st.query_params, settings)
 
@@ -366,7 +371,7 @@ def step_through(panel: str, generation, drawn: tuple, lang: str) -> None:
         st.caption(safe_markdown(template(lang, "step_drawn"), step=step + 1, label=token.label,
                                  probability=f"{token.probability:.4f}", rank=token.raw_rank,
                                  kept=f"{int(trace.kept.sum()):,}"))
-        top = tables.top_tokens(trace, resources.model(source.model).labels, 10)
+        top = tables.top_tokens(trace, resources.model(source.model).labels, 10, drawn=token.id)
         st.vega_lite_chart(charts.top_tokens_chart(top, chart_titles(lang)).with_data(), width="stretch")
 
 
