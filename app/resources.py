@@ -28,6 +28,7 @@ from sampling.config import LLAMA_ORDERS
 from sampling.fetch import REAL_MODELS, FetchError, fetch, fetched_path
 from sampling.limits import WorkCancelled
 from sampling.memory import return_large_blocks_to_the_system
+from sampling.servers import Backend, LlamaServer, ReportedStep
 from sampling.models import (DEFAULT_MODEL_ENV, REAL_DEFAULT, Generation, ModelHandle, ModelLoadError, NextToken,
                              RuntimeName, canonical_name)
 
@@ -217,6 +218,21 @@ def logits_after(source: Source, token_ids: tuple[int, ...], request: Request | 
             return handle.logits_after(token_ids, runtime=source.runtime)
 
     return _step_logits().get((source, token_ids), compute)
+
+
+@st.cache_resource(show_spinner=False)
+def _server_steps() -> SharedLRU:
+    return SharedLRU(64)
+
+
+def server_step(backend: Backend, prompt_ids: tuple[int, ...], config: sampling.SamplingConfig,
+                n_probs: int) -> ReportedStep:
+    """What a deployment's llama-server reports for the next token after ``prompt_ids`` under
+    ``config``, asked once per (server, prompt, setting) for everyone (raises `ServerError`)."""
+    def ask() -> ReportedStep:
+        return LlamaServer(backend).complete(prompt_ids, config, n_predict=1, n_probs=n_probs)[0]
+
+    return _server_steps().get((backend, prompt_ids, config, n_probs), ask)
 
 
 def generation(source: Source, prompt: str, config: sampling.SamplingConfig, samples: int, length: int,

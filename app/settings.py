@@ -10,6 +10,7 @@
 | SAMPLING_MAX_CONCURRENT | 2 | model calls running at once in the process; others queue |
 | SAMPLING_MAX_LOADED_MODELS | the size of the allow-list | models kept loaded at once (least recently used goes first) |
 | SAMPLING_FAILED_MODEL_SECONDS | 300 | how long a model that failed to load is reported as failed before a new try |
+| SAMPLING_SERVERS | | inference servers a panel can be checked against: ``name=engine+url`` comma-separated (engine llama.cpp or vllm); a bearer token in SAMPLING_SERVER_TOKEN_<NAME> |
 | SAMPLING_MAX_WORK | 800,000,000 | the price one sampling request may have (samples × tokens × vocabulary × sampler cost) |
 """
 
@@ -17,10 +18,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sampling.fetch import REAL_MODELS, fetched_path
 from sampling.limits import Limits
+from sampling.servers import servers_from_settings
 from sampling.models import BUNDLED_MODELS, WELL_KNOWN_MODELS, default_model_name, hub_reachable, in_local_hub_cache
 
 PREFIX = "SAMPLING_"
@@ -41,6 +43,8 @@ class Settings:
     max_loaded_models: int
     """Models kept loaded at once; by default every model of the allow-list, so none is loaded twice."""
     failed_model_seconds: int
+    servers: tuple = ()
+    """Inference servers (`sampling.servers.Backend`) a panel can be checked against (``SAMPLING_SERVERS``)."""
     allow_listed: bool = False
     """The models come from an explicit allow-list (``SAMPLING_ALLOWED_MODELS``)."""
 
@@ -106,6 +110,8 @@ def read_settings(*sources: Mapping[str, object], local_server: bool = False) ->
         models=models,
         open_models=open_models,
         allow_listed=bool(configured),
+        servers=tuple(replace(backend, token=str(merged.get(f"{PREFIX}SERVER_TOKEN_{name.upper()}", "")) or None)
+                      for name, backend in servers_from_settings(str(merged.get(PREFIX + "SERVERS", ""))).items()),
         limits=limits,
         max_concurrent=_integer(merged, "MAX_CONCURRENT"),
         max_loaded_models=_integer(merged, "MAX_LOADED_MODELS", default=len(models)),

@@ -164,6 +164,7 @@ def all_controls(settings: Settings) -> dict[str, Control]:
     """Every state key; the model choice is the allow-list, the prompt as long as the limit."""
     controls = {control.name: control for control in PAGE_CHOICES}
     controls["prompt"] = Control("prompt", DEFAULT_PROMPT, max_length=settings.limits.max_prompt_chars)
+    controls["server"] = Control("server", "none", choices=("none", *(server.name for server in settings.servers)))
     controls["model"] = (Control("model", settings.models[0], max_length=MAX_MODEL_NAME, truncate=False)
                          if settings.open_models
                          else Control("model", settings.models[0], choices=settings.models))

@@ -214,6 +214,25 @@ def continuations(generation: Generation) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def reported_tokens(candidates: Sequence, trace: Trace, labeller: Labeller) -> pd.DataFrame:
+    """A server's reported candidates (`sampling.servers.Candidate`, with ids) as the rows the
+    top-tokens chart draws: the server's probability as the bar, the local raw probability as the
+    tick, and ``local_prob``, what this page computes for the same token."""
+    ids = [candidate.id for candidate in candidates]
+    return pd.DataFrame({
+        "rank": [int((trace.logits > trace.logits[token]).sum()) + 1 for token in ids],
+        "token_id": ids,
+        "label": unique_labels(labeller(ids), ids),
+        "logit": trace.logits[ids].tolist(),
+        "scaled_logit": trace.final_logits[ids].tolist(),
+        "raw_prob": trace.raw_probs[ids].tolist(),
+        "final_prob": [candidate.probability for candidate in candidates],
+        "local_prob": trace.probs[ids].tolist(),
+        "kept": [True] * len(ids),
+        "removed_by": [""] * len(ids),
+    })
+
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 HEADER_LINES = 5
 """Lines at the top of each downloaded CSV, each starting with ``#``: what the file holds."""

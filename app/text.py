@@ -418,6 +418,33 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "logits 来自 llama.cpp 在 {file} 上的前向计算（其量化内核）。transformers 的反量化 float32 计算与之相差 "
         "KL {kl} nats：熵 {entropy_transformers} 对 {entropy_llama} 比特，首位 {top1_transformers} 对 {top1_llama}。",
     },
+    "server": {"en": "Check against a server", "zh": "与服务器核对"},
+    "server_help": {
+        "en": "An inference server of this deployment (its settings name them, never a visitor). Each llama.cpp panel "
+        "shows what the server reports after its own sampler chain beside its own computation.",
+        "zh": "本部署的推理服务器（由部署设置指定，访客不能指定）。每个 llama.cpp 面板并排显示服务器在其采样链之后报告的分布和本页的计算。",
+    },
+    "server_chart": {"en": "Reported by the server", "zh": "服务器报告的分布"},
+    "server_chart_help": {
+        "en": "Bars: the probabilities the server reports after its own chain (llama-server's post_sampling_probs); "
+        "ticks: this page's raw probabilities. Tokens it did not report have the mass named below.",
+        "zh": "条形：服务器在其采样链之后报告的概率（llama-server 的 post_sampling_probs）；刻度：本页的原始概率。"
+        "未报告词元的总概率见下方。",
+    },
+    "server_order": {"en": "A {engine} server samples with its own engine's order: choose that order in this panel.",
+                     "zh": "{engine} 服务器按其引擎的顺序采样：请在本面板选择该顺序。"},
+    "server_difference_llamacpp": {
+        "en": "{server} against this panel, both on llama.cpp's logits: largest difference {largest} over the {count} "
+        "reported tokens; not reported: {missing}.",
+        "zh": "{server} 与本面板对比（都基于 llama.cpp 的 logits）：在报告的 {count} 个词元上最大差异 {largest}；未报告：{missing}。",
+    },
+    "server_difference_transformers": {
+        "en": "{server} against this panel: largest difference {largest} over the {count} reported tokens; not reported: "
+        "{missing}. The panel's logits come from transformers, the server's from llama.cpp: choose llama.cpp under "
+        "\"Logits from\" for an exact check.",
+        "zh": "{server} 与本面板对比：在报告的 {count} 个词元上最大差异 {largest}；未报告：{missing}。本面板的 logits 来自 "
+        "transformers，服务器的来自 llama.cpp：在“logits 来自”中选择 llama.cpp 可做精确核对。",
+    },
     "samples_runtime_fallback": {
         "en": "llama.cpp's runtime samples only with llama.cpp's chain: these samples of the {order} order use "
         "transformers' forward pass.",

@@ -95,3 +95,37 @@ def streamlit_server(
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+LLAMA_SERVER_VERSION = "0.3.36"
+LLAMA_SERVER = Path(os.environ.get("SAMPLING_LLAMA_SERVER_DIR", Path.home() / ".cache" / "sampling-explained" /
+                                   f"llama-server-{LLAMA_SERVER_VERSION}")) / "bin" / "llama-server"
+"""Where `scripts/build_llama_server.sh` puts llama-server."""
+
+
+@contextmanager
+def llama_server(gguf: Path, timeout: float = 120) -> Iterator[str]:
+    """llama-server on a free loopback port serving ``gguf``, set as llama-cpp-python runs the same
+    file (no flash attention, one slot), so that both compute the same logits; yields its URL."""
+    port = free_port()
+    process = subprocess.Popen([str(LLAMA_SERVER), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port),
+                                "-c", "2048", "-np", "1", "--threads", "2", "--no-webui", "--flash-attn", "off"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"llama-server did not start: {process.stderr.read(4000)!r}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

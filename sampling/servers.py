@@ -92,14 +92,17 @@ def _post(backend: Backend, path: str, body: Mapping[str, Any] | None = None) ->
             raw = response.read(backend.max_bytes + 1)
     except urllib.error.HTTPError as error:
         detail = error.read(2000).decode("utf-8", "replace")
-        try:
-            detail = json.loads(detail).get("error", {}).get("message", detail)
+        try:  # vLLM's ErrorResponse has its message on top; llama-server's under "error"
+            parsed = json.loads(detail)
+            nested = parsed.get("error")
+            detail = parsed.get("message") or (nested.get("message") if isinstance(nested, dict) else nested) or detail
         except (ValueError, AttributeError):
             pass
-        raise ServerError(f"{backend.name} answered {error.code}: {str(detail).strip()[:300]}") from None
+        one_line = " ".join(str(detail).split())
+        raise ServerError(f"{backend.name} answered {error.code}: {one_line[:300]}") from None
     except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        raise ServerError(f"{backend.name} could not be reached: {str(reason)[:200]}") from None
+        reason = " ".join(str(getattr(error, "reason", error)).split())
+        raise ServerError(f"{backend.name} could not be reached: {reason[:200]}") from None
     if len(raw) > backend.max_bytes:
         raise ServerError(f"{backend.name} sent more than {backend.max_bytes:,} bytes; ask for fewer probabilities")
     try:
@@ -197,7 +200,9 @@ class VLLMServer:
             steps = []
             for text, logprob, top in zip(logprobs_block["tokens"], logprobs_block["token_logprobs"],
                                           logprobs_block["top_logprobs"], strict=True):
-                ranked = sorted(top.items(), key=lambda item: -item[1])
+                # CompletionLogProbs: a dict of decoded text -> logprob per position, or None
+                # (two tokens that decode alike are one entry there).
+                ranked = sorted((top or {}).items(), key=lambda item: -item[1])
                 steps.append(ReportedStep(-1, text, math.exp(logprob),
                                           tuple(Candidate(-1, candidate, math.exp(value)) for candidate, value in ranked)))
             return steps

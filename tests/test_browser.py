@@ -180,3 +180,38 @@ def test_from_a_fresh_start_the_first_screen_shows_a_real_model(browser):
             assert not missing, (index, missing)
         assert page.get_by_text("stand-in").count() == 0, "a real model, not the bundled stand-in"
         page.close()
+
+
+def test_a_panel_shows_the_distribution_a_llama_server_reports_beside_its_own(browser):
+    """llama-server built from the vendored llama.cpp serves SmolLM2; panel A (llama.cpp order, its
+    runtime) draws the server's post-sampling distribution under its own, and the two agree."""
+    from benchmarks.harness import LLAMA_SERVER, llama_server
+    from sampling.fetch import FetchError, fetch
+
+    if not LLAMA_SERVER.exists():
+        if os.environ.get("REQUIRE_LLAMA_SERVER") == "1":
+            raise RuntimeError(f"REQUIRE_LLAMA_SERVER=1 but {LLAMA_SERVER} has not been built")
+        pytest.skip("llama-server has not been built (scripts/build_llama_server.sh)")
+    try:
+        gguf = fetch("smollm2", progress=lambda line: None)
+    except FetchError as error:
+        pytest.skip(f"SmolLM2 cannot be fetched here: {error}")
+    query = "?server=local&runtime=llama.cpp&a_order=llama.cpp&a_temperature=0.8&a_top_k=8"
+    with llama_server(gguf) as url, streamlit_server({"SAMPLING_MODEL": "smollm2",
+                                                      "SAMPLING_SERVERS": f"local=llama.cpp+{url}"}) as running:
+        page = browser.new_page(viewport={"width": 1500, "height": 2400})
+        page.goto(running.url + "/" + query)
+        expect(page.locator(APP_READY)).to_be_visible(timeout=60_000)
+        expect(page.locator(CHART)).to_have_count(7, timeout=120_000)
+        expect(page.locator(SCRIPT_IDLE)).to_be_visible(timeout=120_000)
+        charts = page.locator(CHART)
+        for index in range(7):
+            charts.nth(index).scroll_into_view_if_needed()
+            expect(charts.nth(index).locator("svg")).to_be_visible(timeout=60_000)
+        local, reported = svg_texts(charts.nth(0)), svg_texts(charts.nth(3))
+        handle = load_model("smollm2")
+        labels = handle.labels(apply(handle.next_token_logits("hello, this is my favorite").logits,
+                                     SamplingConfig(order="llama.cpp", temperature=0.8, top_k=8)).probs.topk(8).indices.tolist())
+        assert all(label in local and label in reported for label in labels), (labels, reported)
+        expect(page.get_by_text("largest difference", exact=False)).to_contain_text("largest difference 0 over")
+        page.close()

@@ -11,23 +11,16 @@ server (REQUIRE_LLAMA_SERVER=1); elsewhere the tests skip when it has not been b
 from __future__ import annotations
 
 import os
-import subprocess
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from benchmarks.harness import free_port
+from benchmarks.harness import LLAMA_SERVER, llama_server
 from sampling import Context, SamplingConfig, apply
 from sampling.engines.llama_cpp import DEFAULT_SAMPLERS
 from sampling.fetch import FetchError, fetch
 from sampling.runtime import available as llama_cpp_available
 from sampling.servers import Backend, LlamaServer, ServerError
 
-VERSION = "0.3.36"
-BINARY = Path(os.environ.get("SAMPLING_LLAMA_SERVER_DIR",
-                             Path.home() / ".cache" / "sampling-explained" / f"llama-server-{VERSION}")) / "bin" / "llama-server"
 PROMPT = "hello, this is my favorite"
 
 
@@ -47,32 +40,12 @@ def gguf():
 
 @pytest.fixture(scope="module")
 def server(gguf):
-    if not BINARY.exists():
-        _skip_or_fail(f"llama-server has not been built ({BINARY}); run scripts/build_llama_server.sh")
+    if not LLAMA_SERVER.exists():
+        _skip_or_fail(f"llama-server has not been built ({LLAMA_SERVER}); run scripts/build_llama_server.sh")
     if not llama_cpp_available():
         _skip_or_fail("llama-cpp-python is not installed")
-    port = free_port()
-    process = subprocess.Popen([str(BINARY), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "-c", "2048",
-                                "-np", "1", "--threads", "2", "--no-webui", "--flash-attn", "off"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"llama-server did not start: {process.stderr.read(4000)!r}") from None
-                time.sleep(0.3)
+    with llama_server(gguf) as url:
         yield LlamaServer(Backend("test llama-server", url, "llama.cpp", timeout=60))
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")

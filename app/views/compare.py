@@ -24,7 +24,9 @@ from app.text import chart_titles, t, template
 from sampling import metrics
 from sampling.models import BUNDLED_CORPUS, BUNDLED_MODELS, ModelHandle, ModelLoadError
 from sampling.limits import WorkCancelled
+from sampling.config import LLAMA_ORDERS
 from sampling.runtime import compare_runtimes
+from sampling.servers import ServerError
 
 CHART_KEYS = ("chart_top", "chart_stages", "chart_cumulative")
 
@@ -248,6 +250,32 @@ def show_divergence(places: Placeholders, source: resources.Source, prompt: str,
         place.metric(t(lang, key), f"{value.item():.4f}")
 
 
+def server_check(handle: ModelHandle, source: resources.Source, prompt: str, config: sampling.SamplingConfig,
+                 trace: sampling.Trace, lang: str) -> None:
+    """The distribution a deployment's llama-server reports after its own chain, beside this
+    panel's: a live exactness check, the difference in one line."""
+    settings = resources.settings()
+    backend = next((server for server in settings.servers if server.name == st.session_state["server"]), None)
+    if backend is None:
+        return
+    st.markdown(f"**{t(lang, 'server_chart')}**", help=t(lang, "server_chart_help"))
+    if backend.engine != "llama.cpp" or config.order not in LLAMA_ORDERS:
+        st.caption(t(lang, "server_order", engine=backend.engine))
+        return
+    ids = resources.next_token(source, prompt).prompt.ids
+    try:
+        step = resources.server_step(backend, tuple(ids), config, max(st.session_state["top_n"], 1))
+    except ServerError as error:
+        st.warning(safe_markdown("{reason}", REASON_CHARACTERS, reason=str(error)))
+        return
+    rows = tables.reported_tokens(step.candidates, trace, handle.labels)
+    st.vega_lite_chart(charts.top_tokens_chart(rows, chart_titles(lang)).with_data(), width="stretch")
+    largest = float((rows["final_prob"] - rows["local_prob"]).abs().max()) if len(rows) else 0.0
+    st.caption(safe_markdown(template(lang, f"server_difference_{source.runtime.replace('.', '')}"),
+                             server=backend.name, count=f"{len(rows):,}", largest=f"{largest:.2g}",
+                             missing=f"{step.not_reported:.2g}"))
+
+
 def show_stale_samples(places: Placeholders, panel: str, lang: str) -> None:
     """Say so when the panel's samples were drawn with other settings than the current ones."""
     drawn = st.session_state.get(state.panel_key(panel, "drawn"))
@@ -277,6 +305,7 @@ def panel_view(panel: str, handle: ModelHandle, source: resources.Source, prompt
     for key, chart in zip(CHART_KEYS, specs, strict=True):
         st.markdown(f"**{t(lang, key)}**", help=t(lang, f"{key}_help"))
         st.vega_lite_chart(chart.with_data(), width="stretch", key=state.panel_key(panel, key))
+    server_check(handle, source, prompt, config, trace, lang)
     arithmetic_table(panel_tables(source, prompt, config, st.session_state["top_n"]), lang)
     # Built only when clicked, from what this run holds: no Streamlit call, so no script context needed.
     st.download_button(t(lang, "download_distribution"),

@@ -28,6 +28,9 @@ def render(settings: Settings, lang: str, compare: bool = True, handle: ModelHan
         if handle is not None and len(handle.runtimes()) > 1:
             st.radio(t(lang, "runtime"), handle.runtimes(), key="runtime", horizontal=True,
                      help=t(lang, "runtime_help"))
+        if settings.servers:
+            st.selectbox(t(lang, "server"), ("none", *(server.name for server in settings.servers)), key="server",
+                         format_func=lambda name: "—" if name == "none" else name, help=t(lang, "server_help"))
         st.text_area(t(lang, "prompt"), key="prompt", height=100, max_chars=settings.limits.max_prompt_chars)
         language_choice(lang)
         top_n = state.PAGE_CHOICES_BY_NAME["top_n"]
