@@ -90,11 +90,16 @@ def streamlit_server(
                 time.sleep(0.2)
         yield Server(url, process, started_at, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a server we started, killing it if it does not end within 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 LLAMA_SERVER_VERSION = "0.3.36"
@@ -124,8 +129,4 @@ def llama_server(gguf: Path, timeout: float = 120) -> Iterator[str]:
                 time.sleep(0.3)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)

@@ -101,41 +101,8 @@ class LlamaCppRuntime:
             raise ValueError(f"llama.cpp's runtime samples with llama.cpp's chain: choose the llama.cpp or custom "
                              f"order, not {config.order}")
         module = llama_cpp.native_module()
-        vocab = module.llama_model_get_vocab(self.llama.model)
-        chain = module.llama_sampler_chain_init(module.llama_sampler_chain_default_params())
-        samplers = []
-        if config.logit_bias:
-            entries = (module.llama_logit_bias * len(config.logit_bias))(
-                *(module.llama_logit_bias(token, bias) for token, bias in config.logit_bias))
-            samplers.append(module.llama_sampler_init_logit_bias(self.vocab_size, len(config.logit_bias), entries))
-        if config.mirostat:
-            samplers += [module.llama_sampler_init_temp(config.temperature),
-                         module.llama_sampler_init_mirostat_v2(seed, config.mirostat_tau, config.mirostat_eta)]
-        else:
-            breakers = [breaker.encode("utf-8") for breaker in config.dry_sequence_breakers]
-            breaker_array = (ctypes.c_char_p * max(len(breakers), 1))(*breakers)
-            build = {
-                "penalties": lambda: module.llama_sampler_init_penalties(
-                    self.vocab_size, config.penalty_last_n, config.repetition_penalty, config.frequency_penalty,
-                    config.presence_penalty),
-                "dry": lambda: module.llama_sampler_init_dry(
-                    vocab, config.dry_multiplier, config.dry_base, config.dry_allowed_length,
-                    config.dry_penalty_last_n, breaker_array, len(breakers)),
-                "top_n_sigma": lambda: module.llama_sampler_init_top_n_sigma(config.top_n_sigma),
-                "top_k": lambda: module.llama_sampler_init_top_k(config.top_k),
-                "typ_p": lambda: module.llama_sampler_init_typical(config.typical_p, 0),
-                "top_p": lambda: module.llama_sampler_init_top_p(config.top_p, 0),
-                "min_p": lambda: module.llama_sampler_init_min_p(config.min_p, 0),
-                "xtc": lambda: module.llama_sampler_init_xtc(config.xtc_probability, config.xtc_threshold, 0, seed),
-                "temperature": lambda: module.llama_sampler_init_temp_ext(
-                    config.temperature, config.dynatemp_range, config.dynatemp_exponent),
-            }
-            order = config.samplers if config.order == "custom" else llama_cpp.DEFAULT_SAMPLERS
-            samplers += [build[name]() for name in order]
-            samplers.append(module.llama_sampler_init_dist(seed))
-        for sampler in samplers:
-            module.llama_sampler_chain_add(chain, sampler)
-        return chain
+        return llama_cpp.common_chain(module, config, self.vocab_size, seed,
+                                      vocab=module.llama_model_get_vocab(self.llama.model))
 
     def _draw(self, chain, logits: np.ndarray) -> Draw:
         """``llama_sampler_sample`` on ``logits``: the chain applied to the candidates in id order,

@@ -127,11 +127,17 @@ def test_the_download_buttons_hold_what_they_promise(server, browser):
     page = open_page(browser, server, 1500)
     with page.expect_download(timeout=60_000) as download:
         page.locator(".st-key-a_download_continuations button").click()
-    rows = pd.read_csv(io.BytesIO(open(download.value.path(), "rb").read()), keep_default_na=False)
+    assert download.value.suggested_filename == "continuations-fortune-base-A-transformers-temperature0.9.csv"
+    data = open(download.value.path(), "rb").read()
+    assert data.decode().splitlines()[1] == '# model: "fortune-base"'
+    rows = pd.read_csv(io.BytesIO(data), skiprows=tables.HEADER_LINES, keep_default_na=False)
     assert set(rows["panel"]) == {"A"} and set(rows["sample"]) == {0, 1, 2, 3} and len(rows) > 8
     with page.expect_download(timeout=60_000) as download:
         page.locator(".st-key-b_download_distribution button").click()
-    table = pd.read_csv(io.BytesIO(open(download.value.path(), "rb").read()), keep_default_na=False)
+    assert download.value.suggested_filename == "distribution-fortune-base-B-transformers-temperature0.1.csv"
+    data = open(download.value.path(), "rb").read()
+    assert data.decode().splitlines()[2] == '# prompt: "hello, this is my favorite"'
+    table = pd.read_csv(io.BytesIO(data), skiprows=tables.HEADER_LINES, keep_default_na=False)
     assert len(table) == 4096 and set(table["panel"]) == {"B"}
     assert table["final_prob"].sum() == pytest.approx(1.0, abs=1e-4)
     page.close()

@@ -1,7 +1,8 @@
 """The llama.cpp order against llama.cpp's own chain, built the way ``common_sampler_init`` builds it.
 
-The reference knows nothing of this project's windows and rules: it adds every sampler of the
-order with the config's values (off ones included, as common/sampling.cpp does), passes **every**
+The reference knows nothing of this project's windows and rules: `llama_cpp.common_chain` builds
+llama.cpp's own chain as common/sampling.cpp does (every sampler of the order with the config's values,
+off ones included), and the reference passes **every**
 context token through ``llama_sampler_accept`` (as llama-server feeds the prompt and each generated
 token), and ends with ``dist``, whose probabilities are the distribution a token is drawn from.
 Contexts are shorter and longer than every window, windows are -1, 0, 1 and around the context's
@@ -37,45 +38,10 @@ if llama_cpp.native_module() is None:
     pytest.skip("llama-cpp-python is not installed (pip install -r requirements-llama.txt)", allow_module_level=True)
 
 
-def common_chain(llama, config: SamplingConfig, vocab: int):
-    """``common_sampler_init``'s chain for ``config`` (no GGUF vocabulary: DRY without breakers)."""
-    chain = llama.llama_sampler_chain_init(llama.llama_sampler_chain_default_params())
-    samplers = []
-    if config.logit_bias:
-        entries = (llama.llama_logit_bias * len(config.logit_bias))(
-            *(llama.llama_logit_bias(token, bias) for token, bias in config.logit_bias))
-        samplers.append(llama.llama_sampler_init_logit_bias(vocab, len(config.logit_bias), entries))
-    if config.mirostat:
-        samplers += [llama.llama_sampler_init_temp(config.temperature),
-                     llama.llama_sampler_init_mirostat_v2(SEED, config.mirostat_tau, config.mirostat_eta)]
-    else:
-        build = {
-            "penalties": lambda: llama.llama_sampler_init_penalties(vocab, config.penalty_last_n,
-                                                                    config.repetition_penalty,
-                                                                    config.frequency_penalty, config.presence_penalty),
-            "dry": lambda: llama.llama_sampler_init_dry(None, config.dry_multiplier, config.dry_base,
-                                                        config.dry_allowed_length, config.dry_penalty_last_n, None, 0),
-            "top_n_sigma": lambda: llama.llama_sampler_init_top_n_sigma(config.top_n_sigma),
-            "top_k": lambda: llama.llama_sampler_init_top_k(config.top_k),
-            "typ_p": lambda: llama.llama_sampler_init_typical(config.typical_p, 0),
-            "top_p": lambda: llama.llama_sampler_init_top_p(config.top_p, 0),
-            "min_p": lambda: llama.llama_sampler_init_min_p(config.min_p, 0),
-            "xtc": lambda: llama.llama_sampler_init_xtc(config.xtc_probability, config.xtc_threshold, 0, SEED),
-            "temperature": lambda: llama.llama_sampler_init_temp_ext(config.temperature, config.dynatemp_range,
-                                                                     config.dynatemp_exponent),
-        }
-        order = config.samplers if config.order == "custom" else llama_cpp.DEFAULT_SAMPLERS
-        samplers += [build[name]() for name in order]
-        samplers.append(llama.llama_sampler_init_dist(SEED))
-    for sampler in samplers:
-        llama.llama_sampler_chain_add(chain, sampler)
-    return chain
-
-
 def reference_probs(row: np.ndarray, config: SamplingConfig, context: list[int]) -> np.ndarray:
     """The probability of every token after llama.cpp's own chain has seen ``context``."""
     llama = llama_cpp.native_module()
-    chain = common_chain(llama, config, len(row))
+    chain = llama_cpp.common_chain(llama, config, len(row), SEED)
     try:
         for token in context:
             llama.llama_sampler_accept(chain, token)
