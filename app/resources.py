@@ -241,12 +241,13 @@ def generation(source: Source, prompt: str, config: sampling.SamplingConfig, sam
     def compute() -> Generation:
         handle = model(source.model)
         work = request or Request(None, "en")
-        with work.slot(f"generate {samples} x {length}, {source.model} ({source.runtime})"):
+        what = f"generate {samples} x {length} seed {seed}, {source.model} ({source.runtime})"
+        with work.slot(what):
             try:
                 return handle.generate(prompt, config, n=samples, max_new_tokens=length, seed=seed, chat=source.chat,
                                        runtime=source.runtime, cancelled=work.gone)
             except WorkCancelled:
-                LOG.info("model work stopped, its session gone: generate %s x %s, %s", samples, length, source.model)
+                LOG.info("model work stopped, its session gone: %s", what)
                 raise
 
     return _generations().get((source, prompt, config, samples, length, seed), compute)

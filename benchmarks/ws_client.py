@@ -28,6 +28,8 @@ class RunResult:
     finished: bool = True
     stack_traces: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    first_chart: float | None = None
+    """Seconds from the message sent to the run's first chart."""
     """The text of every st.warning, st.info and st.error drawn."""
 
 
@@ -59,12 +61,33 @@ class Session:
             self.connection.transport.abort()
             self.connection = None
 
+    async def send(self, raw_values: dict[str, tuple[str, object]]) -> None:
+        """Send widget values (as `run`'s ``raw_values``) and do not wait for the run."""
+        await self.connection.send(self._message(None, raw_values).SerializeToString())
+
     async def run(self, slider_values: dict[str, float] | None = None,
                   raw_values: dict[str, tuple[str, object]] | None = None) -> RunResult:
         """Run the page (the first time) or move sliders (by key) and wait for the run to finish.
         A slider inside a fragment reruns only that fragment, as in a browser. ``raw_values`` sends
         any widget (by key) a value of any of the protocol's kinds, ``(field, value)`` such as
         ``("string_value", "evil")``: what a crafted client could send, unlike a browser."""
+        message = self._message(slider_values, raw_values)
+        started = time.perf_counter()
+        await self.connection.send(message.SerializeToString())
+        result = RunResult(0.0)
+        while True:
+            raw = await self.connection.recv()
+            forward = ForwardMsg()
+            forward.ParseFromString(raw)
+            kind = forward.WhichOneof("type")
+            if kind == "delta":
+                self._read_delta(forward, result, started)
+            elif kind == "script_finished":
+                result.seconds = time.perf_counter() - started
+                return result
+
+    def _message(self, slider_values: dict[str, float] | None,
+                 raw_values: dict[str, tuple[str, object]] | None) -> BackMsg:
         message = BackMsg()
         state = message.rerun_script
         state.query_string = self.query_string
@@ -82,21 +105,9 @@ class Session:
                 getattr(entry, kind).data.extend(value)
             else:
                 setattr(entry, kind, value)
-        started = time.perf_counter()
-        await self.connection.send(message.SerializeToString())
-        result = RunResult(0.0)
-        while True:
-            raw = await self.connection.recv()
-            forward = ForwardMsg()
-            forward.ParseFromString(raw)
-            kind = forward.WhichOneof("type")
-            if kind == "delta":
-                self._read_delta(forward, result)
-            elif kind == "script_finished":
-                result.seconds = time.perf_counter() - started
-                return result
+        return message
 
-    def _read_delta(self, forward: ForwardMsg, result: RunResult) -> None:
+    def _read_delta(self, forward: ForwardMsg, result: RunResult, started: float) -> None:
         delta = forward.delta
         if delta.WhichOneof("type") != "new_element":
             return
@@ -105,6 +116,8 @@ class Session:
         if kind == "exception":
             result.exceptions.append(f"{element.exception.type}: {element.exception.message}")
             result.stack_traces.append("\n".join(element.exception.stack_trace))
+        elif kind in ("vega_lite_chart", "arrow_vega_lite_chart") and result.first_chart is None:
+            result.first_chart = time.perf_counter() - started
         elif kind == "alert":
             result.alerts.append(element.alert.body)
         elif kind in ("slider", "selectbox", "number_input", "text_input", "text_area", "radio", "multiselect"):

@@ -248,6 +248,16 @@ class Generation:
     """``[steps, n, vocab]`` raw logits of each step, when asked for with ``return_logits=True``."""
 
 
+_work = threading.local()
+"""The cancellation question of the work running in this thread (`ModelHandle.generate`)."""
+
+
+def _ask_between_layers(module, inputs) -> None:
+    """A forward pre-hook on each layer: the thread's running work stops there once cancelled, so a
+    long forward pass (16 rows through a 270M model) does not run to its end for nobody."""
+    check_cancelled(getattr(_work, "cancelled", None))
+
+
 @dataclass(frozen=True)
 class ModelHandle:
     """A loaded model and tokenizer. Create with `load_model`; safe to share between threads."""
@@ -355,6 +365,15 @@ class ModelHandle:
         return self.model(input_ids=input_ids.to(self.device), cache=cache, use_cache=True, logits_to_keep=1)
 
     @cached_property
+    def _layer_hooks(self) -> int:
+        """Install `_ask_between_layers` on every module of the model's largest list of layers, once."""
+        lists = [module for module in self.model.modules() if isinstance(module, torch.nn.ModuleList)]
+        layers = max(lists, key=len, default=[])
+        for layer in layers:
+            layer.register_forward_pre_hook(_ask_between_layers)
+        return len(layers)
+
+    @cached_property
     def llama_runtime(self) -> LlamaCppRuntime:
         """llama.cpp's own runtime over the GGUF file this model came from (`sampling.runtime`)."""
         if self.gguf is None:
@@ -424,6 +443,17 @@ class ModelHandle:
             return self._generate_in_llama_cpp(encoded, config, n, max_new_tokens, seed, cancelled)
         if runtime != "transformers":
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        if cancelled is None:
+            return self._generate(encoded, config, n, max_new_tokens, seed, return_logits, None)
+        self._layer_hooks  # noqa: B018 - installed on first use
+        _work.cancelled = cancelled
+        try:
+            return self._generate(encoded, config, n, max_new_tokens, seed, return_logits, cancelled)
+        finally:
+            _work.cancelled = None
+
+    def _generate(self, encoded: Prompt, config: SamplingConfig, n: int, max_new_tokens: int, seed: int,
+                  return_logits: bool, cancelled: Callable[[], bool] | None) -> Generation:
         generator = torch.Generator(device=self.device).manual_seed(int(seed))
         eos = self.eos_token_id
         # The cache is allocated once for the whole request, so that it never grows step by step;
@@ -462,6 +492,7 @@ class ModelHandle:
                 finished = finished | (next_ids == eos)
             if bool(finished.all()) or step == max_new_tokens - 1:
                 break
+            check_cancelled(cancelled)  # again before the forward pass: a step has two long parts
             logits = self._forward(next_ids[:, None], cache).logits[:, -1].float()
         columns = {key: torch.stack([step[key] for step in steps]).cpu() for key in steps[0]}
         continuations = tuple(self._continuation(columns, row) for row in range(n))

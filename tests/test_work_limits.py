@@ -13,23 +13,31 @@ from sampling.limits import WorkCancelled, work_units
 
 
 def test_generate_stops_within_a_step_once_cancelled():
+    """Cancelled while the second forward pass runs: it stops at that pass's first layer."""
     handle = load_model("fortune-small")
     forward = handle.model.forward
-    calls = []
+    calls, layers_run = [], []
 
     def counting(*args, **kwargs):
         calls.append(1)
         return forward(*args, **kwargs)
 
-    asked = []
+    def layer_ran(module, inputs, output):
+        layers_run.append(len(calls))
+
+    hooks = [layer.register_forward_hook(layer_ran) for layer in handle.model.transformer.h]
     handle.model.forward = counting
     try:
         with pytest.raises(WorkCancelled):
             handle.generate("hello", SamplingConfig(), n=4, max_new_tokens=200, seed=0,
-                            cancelled=lambda: asked.append(1) or len(asked) > 3)
+                            cancelled=lambda: len(calls) >= 2)
     finally:
         handle.model.forward = forward
-    assert len(asked) == 4 and len(calls) <= 4, "three steps ran, the fourth was never started"
+        for hook in hooks:
+            hook.remove()
+    assert len(calls) == 2, "the prompt's pass ran, the next one was stopped"
+    assert layers_run.count(2) == 0, "not one layer of the cancelled pass ran"
+    assert handle.generate("hello", SamplingConfig(), n=1, max_new_tokens=3).continuations, "the model still works"
 
 
 def test_a_request_beyond_its_work_budget_is_refused_before_it_starts_and_says_what_fits():
