@@ -429,7 +429,8 @@ class ModelHandle:
         XTC fires on its share of draws and mirostat's μ follows each row's draws.
 
         ``chat`` wraps the prompt in the chat template; ``runtime="llama.cpp"`` runs llama.cpp's
-        forward pass and chain for a GGUF model. ``cancelled`` is asked before every step: True
+        forward pass and chain for a GGUF model. ``cancelled`` is asked before every step and, in the transformers
+        runtime, before every layer of a forward pass: True
         stops the work there (`sampling.limits.WorkCancelled`). ``limits.max_work`` prices the
         request before it starts (`sampling.limits.check_work`).
         """
