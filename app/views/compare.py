@@ -363,7 +363,7 @@ def samples_section(panel: str, source: resources.Source, prompt: str, lang: str
         st.html(continuation_html(continuation))
     step_through(panel, generation, drawn, lang)
     st.download_button(t(lang, "download_continuations"),
-                       data=lambda: tables.continuations_csv(generation, panel, drawn[0].model, prompt),
+                       data=lambda: tables.continuations_csv(generation, panel, drawn[0].model, drawn[1]),
                        file_name=tables.download_name("continuations", drawn[0].model, panel, drawn[2]),
                        mime="text/csv", on_click="ignore",
                        key=state.panel_key(panel, "download_continuations"))
