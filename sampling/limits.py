@@ -29,12 +29,13 @@ class Limits:
 
 
 class WorkCancelled(RuntimeError):
-    """Model work stopped between two steps because nobody waits for it any more."""
+    """Model work stopped (between two steps, or two layers of a forward pass) because nobody
+    waits for it any more."""
 
 
 def check_cancelled(cancelled: Callable[[], bool] | None) -> None:
     if cancelled is not None and cancelled():
-        raise WorkCancelled("stopped between two steps: nobody waits for this work any more")
+        raise WorkCancelled("stopped: nobody waits for this work any more")
 
 
 SORTING_STAGES = frozenset({"top_p", "typical_p", "mirostat", "xtc_probability", "dry_multiplier"})

@@ -12,7 +12,6 @@ chain is given the prompt's tokens first, as llama-server gives them.
 from __future__ import annotations
 
 import ctypes
-import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import torch
 from sampling.config import LLAMA_ORDERS, SamplingConfig
 from sampling.engines import llama_cpp
 from sampling.limits import Limits, check_cancelled, check_count
+from sampling.metrics import entropy, entropy_of_logits, kl_divergence_of_logits
 
 DEFAULT_CONTEXT = 2048
 
@@ -42,19 +42,6 @@ class Draw:
     entropy_before_bits: float
     entropy_after_bits: float
     tokens_kept: int
-
-
-def _logits_entropy_bits(logits: np.ndarray) -> float:
-    """The entropy of softmax(logits), as log Z − E[z] in one pass over the vocabulary."""
-    shifted = logits - logits.max()
-    weights = np.exp(shifted)
-    total = weights.sum(dtype=np.float64)
-    return float((math.log(total) - np.dot(weights, shifted) / total) / math.log(2))
-
-
-def _entropy_bits(probs: np.ndarray) -> float:
-    positive = probs[probs > 0].astype(np.float64)
-    return float(-(positive * np.log2(positive)).sum())
 
 
 class LlamaCppRuntime:
@@ -119,8 +106,9 @@ class LlamaCppRuntime:
         chosen = current[candidates.selected]
         token = int(chosen["id"])
         module.llama_sampler_accept(chain, token)
-        return Draw(token, float(chosen["p"]), int((logits > logits[token]).sum()) + 1, _logits_entropy_bits(logits),
-                    _entropy_bits(current["p"]), int((current["p"] > 0).sum()))
+        return Draw(token, float(chosen["p"]), int((logits > logits[token]).sum()) + 1,
+                    float(entropy_of_logits(torch.from_numpy(logits), bits=True)),
+                    float(entropy(torch.from_numpy(current["p"].copy()), bits=True)), int((current["p"] > 0).sum()))
 
     def generate(self, prompt_ids: Sequence[int], config: SamplingConfig, n: int, max_new_tokens: int, seed: int,
                  limits: Limits = Limits(), cancelled: Callable[[], bool] | None = None) -> list[list[Draw]]:
@@ -172,9 +160,6 @@ class RuntimeDifference:
 
 def compare_runtimes(transformers_logits: torch.Tensor, llama_logits: torch.Tensor) -> RuntimeDifference:
     """KL, entropies (bits) and top-1 tokens of the same prompt's logits from both runtimes, in float64."""
-    log_p = torch.log_softmax(transformers_logits.double(), dim=-1)
-    log_q = torch.log_softmax(llama_logits.double(), dim=-1)
-    p, q = log_p.exp(), log_q.exp()
-    kl = float(torch.where(p > 0, p * (log_p - log_q), 0.0).sum())
-    entropy = tuple(float(-(probs * logs).nansum() / math.log(2)) for probs, logs in ((p, log_p), (q, log_q)))
-    return RuntimeDifference(kl, entropy, (int(transformers_logits.argmax()), int(llama_logits.argmax())))
+    entropies = tuple(float(entropy_of_logits(logits.double(), bits=True)) for logits in (transformers_logits, llama_logits))
+    return RuntimeDifference(float(kl_divergence_of_logits(transformers_logits, llama_logits)), entropies,
+                             (int(transformers_logits.argmax()), int(llama_logits.argmax())))
