@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from sampling.fetch import REAL_MODELS, fetched_path
+from sampling.fetch import fetched_models
 from sampling.limits import Limits
 from sampling.servers import servers_from_settings
 from sampling.models import BUNDLED_MODELS, WELL_KNOWN_MODELS, default_model_name, hub_reachable, in_local_hub_cache
@@ -70,11 +70,6 @@ def available_well_known_models() -> list[str]:
     if hub_reachable():
         return list(WELL_KNOWN_MODELS)
     return [name for name in WELL_KNOWN_MODELS if in_local_hub_cache(name)]
-
-
-def fetched_models() -> list[str]:
-    """The real models fetched by `sampling.fetch` (``python -m sampling.fetch``)."""
-    return [name for name in REAL_MODELS if fetched_path(name) is not None]
 
 
 def read_settings(*sources: Mapping[str, object], local_server: bool = False) -> Settings:

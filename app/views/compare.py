@@ -18,7 +18,8 @@ import sampling
 from app import charts, notices, resources, state, tables
 from app.views import sidebar
 from app.html import REASON_CHARACTERS, continuation_html, escape_markdown, prompt_html, safe_markdown
-from app.settings import Settings, fetched_models
+from app.settings import Settings
+from sampling.fetch import fetched_models
 from app.slots import LeftTheQueue
 from app.text import chart_titles, t, template
 from sampling import metrics
