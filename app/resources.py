@@ -109,7 +109,7 @@ def model(name: str) -> ModelHandle:
     if len(name) > MAX_MODEL_NAME:  # before any lookup: a long name is kept nowhere
         raise ModelLoadError(f"A model name has at most {MAX_MODEL_NAME} characters; this one has {len(name):,}")
     current = settings()
-    return registry().get(canonical_name(name) if current.open_models else name)
+    return _registry(current).get(canonical_name(name) if current.open_models else name)
 
 
 @dataclass
@@ -134,7 +134,7 @@ class Request:
             self.placeholder.info(t(self.lang, "queued", place=place, seconds=seconds), icon="⏳")
 
     def gone(self) -> bool:
-        """Asked between the steps of running work: True stops it (its session has gone)."""
+        """Asked while work runs (between steps and layers): True stops it (its session has gone)."""
         return not self.still_wanted()
 
     @contextmanager
