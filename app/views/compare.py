@@ -494,6 +494,13 @@ def page_source(handle: ModelHandle) -> resources.Source:
     return resources.Source(handle.name, chat, runtime)
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def runtime_difference(model: str, chat: bool, prompt: str, _transformers_logits, _llama_logits):
+    """`compare_runtimes` once per (model, chat, prompt): a float64 pass over the vocabulary that no
+    rerun needs to repeat."""
+    return compare_runtimes(_transformers_logits, _llama_logits)
+
+
 def runtime_line(handle: ModelHandle, source: resources.Source, prompt: str, next_token, lang: str) -> None:
     """Which runtime computed the logits; for a GGUF model with both runtimes, how the other
     runtime's distribution for this prompt differs (KL, entropy, top-1)."""
@@ -505,9 +512,9 @@ def runtime_line(handle: ModelHandle, source: resources.Source, prompt: str, nex
             other_logits = resources.next_token(other, prompt, request=work).logits
     except (ValueError, RuntimeError, LeftTheQueue):
         return
-    first, second = ((next_token.logits, other_logits) if source.runtime == "transformers"
-                     else (other_logits, next_token.logits))
-    difference = compare_runtimes(first, second)
+    difference = runtime_difference(source.model, source.chat, prompt,
+                                    *((next_token.logits, other_logits) if source.runtime == "transformers"
+                                      else (other_logits, next_token.logits)))
     labels = handle.labels(list(difference.top1))
     st.caption(safe_markdown(template(lang, f"runtime_{source.runtime.replace('.', '')}"), file=handle.gguf.name,
                              kl=f"{difference.kl_nats:.4f}", entropy_transformers=f"{difference.entropy_bits[0]:.2f}",
