@@ -180,21 +180,38 @@ def margin_chart(table: pd.DataFrame, titles: dict[str, str]) -> alt.LayerChart:
 
 
 def exchange_chart(table: pd.DataFrame, titles: dict[str, str]) -> alt.LayerChart:
-    """The fair comparison: for each temperature below 1, the top_p of equal entropy (median over
-    contexts, 95 % band), one line per model, against the diagonal top_p = T.
-    ``table``: model, temperature, top_p, top_p_low, top_p_high (`sampling.study.exchange_table`)."""
+    """The fair comparison: for each temperature below 1, the top_p whose mean entropy equals the
+    temperature's (95 % band), one line per model, against the diagonal top_p = T.
+    ``table``: model, temperature, mean_top_p, mean_low, mean_high (`sampling.study.exchange_table`)."""
     x = alt.X("temperature:Q", title=titles["temperature_axis"], scale=alt.Scale(domain=[0, 1], nice=False))
     y_scale = alt.Scale(domain=[0, 1], nice=False)
     color = alt.Color("model:N", title=titles["model"])
-    band = alt.Chart(table).mark_area(opacity=0.18).encode(x=x, y=alt.Y("top_p_low:Q", scale=y_scale),
-                                                            y2="top_p_high:Q", color=color)
+    band = alt.Chart(table).mark_area(opacity=0.18).encode(x=x, y=alt.Y("mean_low:Q", scale=y_scale),
+                                                            y2="mean_high:Q", color=color)
     line = alt.Chart(table).mark_line(point=True).encode(
-        x=x, y=alt.Y("top_p:Q", title=titles["exchange_axis"], scale=y_scale), color=color,
+        x=x, y=alt.Y("mean_top_p:Q", title=titles["exchange_axis"], scale=y_scale), color=color,
         tooltip=[alt.Tooltip("model:N", title=titles["model"]), alt.Tooltip("temperature:Q", format=".2f"),
-                 alt.Tooltip("top_p:Q", format=".3f")])
+                 alt.Tooltip("mean_top_p:Q", title=titles["exchange_axis"], format=".3f"),
+                 alt.Tooltip("median_top_p:Q", title=titles["median_exchange"], format=".3f")])
     diagonal = alt.Chart(pd.DataFrame({"a": [0.0, 1.0]})).mark_line(color="#888", strokeDash=[4, 3]).encode(
         x="a:Q", y="a:Q")
     return alt.layer(band, line, diagonal).properties(height=300)
+
+
+def wins_chart(table: pd.DataFrame, titles: dict[str, str]) -> alt.LayerChart:
+    """Who wins against the context's own entropy: the share of contexts where temperature moves
+    entropy more, per 1-bit bin of the raw entropy, one line per model, and the line of one half.
+    ``table``: model, entropy_bin, temperature_share, contexts (`sampling.study.wins_by_entropy`)."""
+    color = alt.Color("model:N", title=titles["model"])
+    line = alt.Chart(table).mark_line(point=True).encode(
+        x=alt.X("entropy_bin:Q", title=titles["context_entropy_axis"]),
+        y=alt.Y("temperature_share:Q", title=titles["temperature_share_axis"], scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        color=color,
+        tooltip=[alt.Tooltip("model:N", title=titles["model"]), alt.Tooltip("entropy_bin:Q", format=".1f"),
+                 alt.Tooltip("temperature_share:Q", format=".0%"), alt.Tooltip("contexts:Q")])
+    half = alt.Chart(pd.DataFrame({"half": [0.5]})).mark_rule(color="#222", strokeDash=[4, 3]).encode(y="half:Q")
+    return alt.layer(line, half).properties(height=300)
 
 
 def diversity_against_value(diversity: pd.DataFrame, measure: str, title: str) -> alt.Chart:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sampling.pipeline import TIE_RULES
 
 if TYPE_CHECKING:
-    from sampling.study import Verdict
+    from sampling.study import Answer
 
 TEXT: dict[str, dict[str, str]] = {
     "title": {"en": "How sampling shapes what a model writes", "zh": "采样参数如何塑造模型的输出"},
@@ -40,38 +41,71 @@ TEXT: dict[str, dict[str, str]] = {
         "数据来自 python -m sampling.sweep。可上传在更大机器上得到的结果文件来查看其他模型。",
     },
     "study_upload": {"en": "Results file (.parquet or .csv)", "zh": "结果文件（.parquet 或 .csv）"},
-    "study_answer_temperature": {
-        "en": "Temperature moved next-token entropy more: at equal values ({value}), in all {models} models (95 % "
-        "intervals excluding zero).",
-        "zh": "温度对下一个词元的熵影响更大：在相同数值（{value}）下，{models} 个模型全部如此（95% 区间不含零）。",
+    "study_mean_temperature": {
+        "en": "On the mean, at equal values ({value}), temperature moves next-token entropy more in all {models} "
+        "models ({smallest:+.2f} to {largest:+.2f} bits; Bonferroni-adjusted 95 % intervals over whole texts).",
+        "zh": "平均而言，在相同数值（{value}）下，{models} 个模型全部是温度对下一个词元的熵影响更大（{smallest:+.2f} 到 "
+        "{largest:+.2f} 比特；按整段文本重抽样、经 Bonferroni 校正的 95% 区间）。",
     },
-    "study_answer_top_p": {
-        "en": "top_p moved next-token entropy more: at equal values ({value}), in all {models} models (95 % "
-        "intervals excluding zero).",
-        "zh": "top_p 对下一个词元的熵影响更大：在相同数值（{value}）下，{models} 个模型全部如此（95% 区间不含零）。",
+    "study_mean_top_p": {
+        "en": "On the mean, at equal values ({value}), top_p moves next-token entropy more in all {models} models "
+        "({smallest:+.2f} to {largest:+.2f} bits; Bonferroni-adjusted 95 % intervals over whole texts).",
+        "zh": "平均而言，在相同数值（{value}）下，{models} 个模型全部是 top_p 对下一个词元的熵影响更大（{smallest:+.2f} 到 "
+        "{largest:+.2f} 比特；按整段文本重抽样、经 Bonferroni 校正的 95% 区间）。",
     },
-    "study_answer_mixed": {
-        "en": "Neither control wins everywhere: at equal values ({value}), temperature moved next-token entropy more "
-        "in {temperature_leads} of {models} models and top_p in {top_p_leads} (95 % intervals excluding zero).",
-        "zh": "没有哪个参数处处占优：在相同数值（{value}）下，{models} 个模型中有 {temperature_leads} 个是温度对熵的影响更大，"
-        "{top_p_leads} 个是 top_p（95% 区间不含零）。",
+    "study_mean_mixed": {
+        "en": "On the mean, at equal values ({value}), temperature moves next-token entropy more in {temperature} of "
+        "{models} models, top_p in {top_p}, neither clearly in {neither} (margins {smallest:+.2f} to {largest:+.2f} "
+        "bits; Bonferroni-adjusted 95 % intervals over whole texts).",
+        "zh": "平均而言，在相同数值（{value}）下，{models} 个模型中温度影响更大的有 {temperature} 个，top_p 更大的有 {top_p} 个，"
+        "{neither} 个分不出（差值 {smallest:+.2f} 到 {largest:+.2f} 比特；按整段文本重抽样、经 Bonferroni 校正的 95% 区间）。",
     },
-    "study_answer_rule": {
-        "en": " Context by context it depends on the distribution: top_p leads where the next-token distribution is "
-        "steep (Zipf exponent above about {crossing:.2f}), temperature where it is flatter.",
-        "zh": "逐个上下文看，取决于分布：下一个词元分布很陡（Zipf 指数大于约 {crossing:.2f}）时 top_p 影响更大，较平时温度影响更大。",
+    "study_contexts_temperature": {
+        "en": " Context by context, temperature moves it more in most contexts of every model ({low:.0%}–{high:.0%}).",
+        "zh": "逐个上下文看，每个模型的大多数上下文里都是温度影响更大（{low:.0%}–{high:.0%}）。",
     },
-    "study_answer_exchange": {
-        "en": " Compared fairly, at equal entropy, temperature {value} matches top_p {exchange:.2f} (median over "
-        "models).",
-        "zh": "公平比较（相同熵）时，温度 {value} 相当于 top_p {exchange:.2f}（各模型的中位数）。",
+    "study_contexts_top_p": {
+        "en": " Context by context, top_p moves it more: temperature wins in under half of each model's contexts "
+        "({low:.0%}–{high:.0%}).",
+        "zh": "逐个上下文看，top_p 影响更大：每个模型中温度占优的上下文都不到一半（{low:.0%}–{high:.0%}）。",
     },
+    "study_contexts_mixed": {
+        "en": " Context by context, temperature wins in {low:.0%}–{high:.0%} of a model's contexts: clearly over "
+        "half in {temperature} models, clearly under half in {top_p}.",
+        "zh": "逐个上下文看，温度占优的上下文占 {low:.0%}–{high:.0%}：明显超过一半的模型有 {temperature} 个，明显不到一半的有 {top_p} 个。",
+    },
+    "study_exact": {
+        "en": " In {low:.0%}–{high:.0%} of contexts the top token alone has p ≥ {value}: top_p keeps only it, and so "
+        "always wins there.",
+        "zh": "在 {low:.0%}–{high:.0%} 的上下文中，概率最高的词元自己就有 p ≥ {value}：top_p 只保留它，所以在这些上下文里总是 top_p 占优。",
+    },
+    "study_rule": {
+        "en": " For the rest, a threshold on the context's entropy fitted on one model names the winner on the "
+        "others for {transferred:.0%} of contexts (mean over models), against {majority:.0%} for always naming "
+        "the model's majority winner.",
+        "zh": "其余的上下文里，在一个模型上拟合的上下文熵阈值，在其他模型上能判对 {transferred:.0%} 的上下文（各模型平均），"
+        "而总是选该模型多数情况下的赢家能判对 {majority:.0%}。",
+    },
+    "study_rule_zipf": {
+        "en": " The Zipf-exponent rule: {zipf:.0%}.",
+        "zh": "Zipf 指数规则：{zipf:.0%}。",
+    },
+    "study_exchange_rate": {
+        "en": " At equal mean entropy, temperature {value} matches top_p {mean:.2f} (median over models; the median "
+        "of per-context equal-entropy top_p is {median:.2f}).",
+        "zh": "平均熵相同时，温度 {value} 相当于 top_p {mean:.2f}（各模型的中位数；逐个上下文求等熵 top_p 再取中位数则是 {median:.2f}）。",
+    },
+    "study_models": {
+        "en": "Models in these results — real, pretrained: {real}; trained here: {small}; others: {other}.",
+        "zh": "这些结果中的模型——真实的预训练模型：{real}；在这里训练的：{small}；其他：{other}。",
+    },
+    "study_none": {"en": "none", "zh": "无"},
     "study_caveats": {
-        "en": "Caveats: these are small models trained here, not hub models (the README gives the command that "
-        "measures gpt2, Pythia, Qwen and Llama on a GPU); 'equal values' compares a divisor of logits with a "
-        "probability mass, so the exchange rate (right) is the fairer comparison.",
-        "zh": "注意：这些是在这里训练的小模型，不是 hub 上的模型（README 给出了在 GPU 上测量 gpt2、Pythia、Qwen 和 Llama 的命令）；"
-        "“相同数值”是在比较 logits 的除数和概率质量，所以右边的兑换率才是更公平的比较。",
+        "en": "'Equal values' compares a divisor of logits with a probability mass, so the exchange rate (right) is "
+        "the fairer comparison; temperatures above 1 raise entropy, which no top_p can, so only values up to 1 "
+        "are compared.",
+        "zh": "“相同数值”是在比较 logits 的除数和概率质量，所以右边的兑换率才是更公平的比较；温度大于 1 会提高熵，任何 top_p 都做不到，"
+        "所以只比较不超过 1 的数值。",
     },
     "study_margin": {"en": "At equal values: |ΔH_T| − |ΔH_p|", "zh": "相同数值时：|ΔH_T| − |ΔH_p|"},
     "study_margin_help": {
@@ -88,7 +122,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "study_detail": {"en": "One model in detail", "zh": "单个模型的详情"},
     "study_model": {"en": "Model in the results", "zh": "结果中的模型"},
-    "study_rule": {
+    "study_rule_detail": {
         "en": "{model}: at {value}, the Zipf theory says top_p moves entropy more above s = {crossing:.2f} "
         "for this vocabulary; {steeper:.0%} of its contexts are steeper, and the rule 'temperature leads exactly "
         "when s < {crossing:.2f}' is right for {accuracy:.0%} of them (95 % {low:.0%}–{high:.0%}).",
@@ -112,6 +146,10 @@ TEXT: dict[str, dict[str, str]] = {
     "axis_exchange": {"en": "top_p of equal entropy", "zh": "熵相同时的 top_p"},
     "axis_model": {"en": "model", "zh": "模型"},
     "axis_entropy": {"en": "entropy (bits)", "zh": "熵（比特）"},
+    "axis_context_entropy": {"en": "the context's own entropy, T = 1 (bits)", "zh": "上下文本身的熵，T = 1（比特）"},
+    "axis_temperature_share": {"en": "contexts where temperature moves entropy more",
+                               "zh": "温度对熵影响更大的上下文占比"},
+    "axis_median_exchange": {"en": "median of per-context top_p", "zh": "逐上下文 top_p 的中位数"},
     "prompt": {"en": "Prompt", "zh": "提示词"},
     "language": {"en": "Language", "zh": "语言"},
     "top_n": {"en": "Tokens shown in the charts", "zh": "图中显示的词元数"},
@@ -624,7 +662,9 @@ TEXT: dict[str, dict[str, str]] = {
 
 
 STUDY_TITLES = {"value_axis": "axis_value", "margin_axis": "axis_margin", "temperature_axis": "axis_temperature",
-                "exchange_axis": "axis_exchange", "model": "axis_model", "entropy": "axis_entropy"}
+                "exchange_axis": "axis_exchange", "model": "axis_model", "entropy": "axis_entropy",
+                "context_entropy_axis": "axis_context_entropy", "temperature_share_axis": "axis_temperature_share",
+                "median_exchange": "axis_median_exchange"}
 CHART_TITLES = {
     "token": "axis_token", "id": "axis_id", "final_p": "axis_final_p", "raw_p": "axis_raw_p", "logit": "axis_logit",
     "scaled_logit": "axis_scaled_logit", "removed_by": "axis_removed_by", "probability_axis": "axis_probability",
@@ -648,13 +688,36 @@ def t(lang: str, key: str, **values: object) -> str:
     return template(lang, key).format(**values)
 
 
-def study_answer(verdict: Verdict, lang: str) -> str:
-    """The Study view's and the report's first line: which control leads, computed from the data."""
-    counts = {"value": f"{verdict.value:g}", "models": verdict.models,
-              "temperature_leads": verdict.temperature_leads, "top_p_leads": verdict.top_p_leads}
-    text = t(lang, f"study_answer_{verdict.leader}", **counts)
-    if verdict.zipf_crossing == verdict.zipf_crossing:
-        text += t(lang, "study_answer_rule", crossing=verdict.zipf_crossing)
-    if verdict.matched_top_p == verdict.matched_top_p:
-        text += t(lang, "study_answer_exchange", value=f"{verdict.value:g}", exchange=verdict.matched_top_p)
+def study_answer(answer: Answer, lang: str) -> str:
+    """The Study view's and the report's answer, each sentence chosen and filled by the data."""
+    if not answer.models:
+        return ""
+    value = f"{answer.value:g}"
+    models = len(answer.models)
+    text = t(lang, f"study_mean_{answer.leader}", value=value, models=models, temperature=answer.temperature_leads,
+             top_p=answer.top_p_leads, neither=models - answer.temperature_leads - answer.top_p_leads,
+             smallest=answer.smallest_margin, largest=answer.largest_margin)
+    text += t(lang, f"study_contexts_{answer.per_context}", low=answer.lowest_share, high=answer.highest_share,
+              temperature=answer.temperature_majority, top_p=answer.top_p_majority)
+    if answer.one_token_high > 0:
+        text += t(lang, "study_exact", value=value, low=answer.one_token_low, high=answer.one_token_high)
+    if answer.rule_transferred == answer.rule_transferred:
+        text += t(lang, "study_rule", transferred=answer.rule_transferred, majority=answer.rule_majority)
+        if answer.rule_zipf == answer.rule_zipf:
+            text += t(lang, "study_rule_zipf", zipf=answer.rule_zipf)
+    if answer.mean_top_p == answer.mean_top_p:
+        text += t(lang, "study_exchange_rate", value=value, mean=answer.mean_top_p, median=answer.median_top_p)
     return text
+
+
+def study_models(models: Sequence[str], lang: str) -> str:
+    """Which of the results' models are real pretrained ones and which were trained here."""
+    from sampling.fetch import REAL_MODELS
+    from sampling.models import BUNDLED_MODELS
+
+    def listed(names: list[str]) -> str:
+        return ", ".join(names) if names else t(lang, "study_none")
+
+    return t(lang, "study_models", real=listed([name for name in models if name in REAL_MODELS]),
+             small=listed([name for name in models if name in BUNDLED_MODELS]),
+             other=listed([name for name in models if name not in REAL_MODELS and name not in BUNDLED_MODELS]))

@@ -8,7 +8,11 @@ checked on distributions whose answer is known by hand (`tests/test_measures.py`
 - `exchange_rate`: the top_p that gives the same entropy as temperature T — the fair comparison,
   since T rescales logits and top_p is a probability mass.
 - `sensitivity`: dH/dT and dH/dp at the defaults people use.
-- `bootstrap_interval` (paired, over contexts) and `wilson_interval` (shares of contexts).
+- `cluster_bootstrap`: resamples whole clusters (a held-out window, a prompt, a sampled
+  continuation) within each kind of context, and weights the kinds equally (`kind_weighted_mean`);
+  `bootstrap_interval` (over independent rows) and `wilson_interval` (a share of independent trials).
+- `threshold_rule`: a one-feature rule "temperature wins when x < θ (or > θ)", fitted on one model
+  and tested on another.
 - `zipf_exponent` and `zipf_margin`: the theory. For p ∝ rank^−s, the margin at a value has one
   sign for small s and the other for large s; each context's fitted s predicts who wins.
 """
@@ -40,6 +44,81 @@ def bootstrap_interval(values: np.ndarray, statistic: Callable[[np.ndarray], flo
     estimates = np.apply_along_axis(statistic, 1, values[picks]) if statistic is not np.mean else values[picks].mean(1)
     tail = (1 - level) / 2
     return float(np.quantile(estimates, tail)), float(np.quantile(estimates, 1 - tail))
+
+
+def kind_weighted_mean(values: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """The mean of each kind's mean (each kind of context counts the same, whatever its size), over
+    the first axis of ``values`` (``[contexts]`` or ``[contexts, d]``)."""
+    values, kinds = np.asarray(values, dtype=float), np.asarray(kinds)
+    return np.mean([values[kinds == kind].mean(axis=0) for kind in np.unique(kinds)], axis=0)
+
+
+def cluster_bootstrap(values: np.ndarray, clusters: np.ndarray, kinds: np.ndarray, resamples: int = 2000,
+                      seed: int = 0) -> np.ndarray:
+    """Bootstrap estimates of `kind_weighted_mean`, resampling whole clusters with replacement
+    within each kind: ``[resamples]`` (or ``[resamples, d]`` for ``values [contexts, d]``).
+
+    Contexts of one cluster (the 64 positions of a window, the steps of one continuation) are
+    correlated, so resampling single contexts would give intervals too narrow; a cluster of one
+    context is the ordinary bootstrap.
+    """
+    values = np.asarray(values, dtype=float)
+    clusters, kinds = np.asarray(clusters), np.asarray(kinds)
+    rng = np.random.default_rng(seed)
+    kind_means = []
+    for kind in np.unique(kinds):
+        in_kind = kinds == kind
+        labels, which = np.unique(clusters[in_kind], return_inverse=True)
+        sums = np.zeros((len(labels), *values.shape[1:]))
+        np.add.at(sums, which, values[in_kind])
+        counts = np.bincount(which, minlength=len(labels)).astype(float)
+        picks = rng.integers(0, len(labels), size=(resamples, len(labels)))
+        total_counts = counts[picks].sum(axis=1)
+        kind_means.append(sums[picks].sum(axis=1) / total_counts.reshape(-1, *([1] * (values.ndim - 1))))
+    return np.mean(kind_means, axis=0)
+
+
+def percentile_interval(estimates: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` interval of bootstrap estimates (NaN ones left out)."""
+    estimates = np.asarray(estimates, dtype=float)
+    estimates = estimates[~np.isnan(estimates)]
+    if len(estimates) == 0:
+        return (math.nan, math.nan)
+    tail = (1 - level) / 2
+    return float(np.quantile(estimates, tail)), float(np.quantile(estimates, 1 - tail))
+
+
+def adjusted_level(comparisons: int, level: float = 0.95) -> float:
+    """Bonferroni: the level of each of ``comparisons`` intervals so that all of them hold
+    together with probability at least ``level``."""
+    return 1 - (1 - level) / max(1, comparisons)
+
+
+def threshold_rule(feature: np.ndarray, temperature_wins: np.ndarray) -> tuple[float, bool]:
+    """The rule "temperature wins when ``feature`` < θ" (``below=True``) or "> θ" that is right
+    for the most contexts: returns (θ, below). θ is a midpoint between two neighbouring values."""
+    feature, wins = np.asarray(feature, dtype=float), np.asarray(temperature_wins, dtype=bool)
+    order = np.argsort(feature, kind="stable")
+    feature, wins = feature[order], wins[order]
+    # Right answers of "below θ" when θ sits after the first i contexts: wins among the first i,
+    # losses among the rest.
+    wins_before = np.concatenate([[0], np.cumsum(wins)])
+    losses_after = np.concatenate([np.cumsum((~wins)[::-1])[::-1], [0]])
+    below_right = wins_before + losses_after
+    above_right = len(wins) - below_right
+    cuts = np.concatenate([[feature[0] - 1], (feature[:-1] + feature[1:]) / 2, [feature[-1] + 1]])
+    # Only cuts between distinct values are real choices.
+    valid = np.concatenate([[True], feature[1:] > feature[:-1], [True]])
+    best_below, best_above = np.where(valid, below_right, -1).argmax(), np.where(valid, above_right, -1).argmax()
+    if below_right[best_below] >= above_right[best_above]:
+        return float(cuts[best_below]), True
+    return float(cuts[best_above]), False
+
+
+def apply_threshold_rule(feature: np.ndarray, threshold: float, below: bool) -> np.ndarray:
+    """Where the rule predicts that temperature wins."""
+    feature = np.asarray(feature, dtype=float)
+    return feature < threshold if below else feature > threshold
 
 
 def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from sampling.contexts import Contexts, collect, heldout_text
+from sampling.contexts import ENGLISH_SOURCES, Contexts, collect, heldout_sources, uses_chat_template
 from sampling.measures import zipf_exponent
 from sampling.models import BUNDLED_MODELS, load_model
 from sampling.limits import Limits
@@ -217,10 +217,11 @@ def _grid(text: str, cast=float) -> list:
 
 
 def context_columns(frame: pd.DataFrame, contexts: Contexts, zipf: list[float]) -> pd.DataFrame:
-    """Label a frame's rows with their context's kind, category and fitted Zipf exponent."""
+    """Label a frame's rows with their context's kind, category, cluster and fitted Zipf exponent."""
     index = frame["prompt_index"].to_numpy()
     frame.insert(2, "context_set", [contexts.kinds[i] for i in index])
     frame.insert(3, "category", [contexts.categories[i] for i in index])
+    frame.insert(4, "cluster", [contexts.clusters[i] for i in index])
     frame["zipf_s"] = [zipf[i] for i in index]
     return frame
 
@@ -235,10 +236,21 @@ def merge(paths: Sequence[Path], out: Path) -> int:
     return sum(len(frame) for frame in frames)
 
 
-def chat_prompts(handle, prompts: list[StudyPrompt]) -> list[StudyPrompt]:
-    """Each prompt as the user turn of the model's chat template, the assistant's turn begun."""
-    return [StudyPrompt(prompt.category, handle.tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt.text}], tokenize=False, add_generation_prompt=True)) for prompt in prompts]
+def models_path(out: Path) -> Path:
+    """The file beside a results file that holds, per model, how it was fed and measured."""
+    return out.with_name(out.stem + "-models.csv")
+
+
+def model_facts(handle, contexts: Contexts, chat: bool, seconds: float) -> dict:
+    """One row of the models file: the vocabulary, the parameters, whether prompts were chat turns,
+    the contexts of each kind, the held-out perplexity of each source, and the time it took."""
+    kinds = pd.Series(contexts.kinds).value_counts().to_dict()
+    return {"model": handle.name, "vocabulary": handle.vocab_size,
+            "parameters": sum(parameter.numel() for parameter in handle.model.parameters()),
+            "chat_template": chat, "bos": bool(handle.tokenizer("")["input_ids"]),
+            **{f"{kind}_contexts": kinds.get(kind, 0) for kind in ("prompts", "heldout", "generated")},
+            **{f"perplexity_{source}": value for source, value in contexts.perplexities.items()},
+            "seconds": round(seconds, 1)}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -262,8 +274,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="bundled names, hub ids or local paths (default: the bundled models)")
     parser.add_argument("--prompts", type=Path, default=PROMPTS_FILE, help="prompt file (default: the shipped set)")
     parser.add_argument("--contexts", type=Path, help="text to draw held-out windows from (default: each bundled "
-                        "model's held-out corpus text; models without one get no windows unless this is given)")
-    parser.add_argument("--windows", type=int, default=8, help="64-token windows per model (every position counts)")
+                        "model's held-out corpus text; other models: the English held-out texts, "
+                        f"{', '.join(ENGLISH_SOURCES)})")
+    parser.add_argument("--windows", type=int, default=8, help="64-token windows per held-out text (every "
+                        "position counts)")
     parser.add_argument("--generated-prompts", type=int, default=2, help="starts of self-sampled continuations")
     parser.add_argument("--generated-samples", type=int, default=4)
     parser.add_argument("--generated-steps", type=int, default=32)
@@ -277,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="float32", help="the model's dtype (float32 for the study; "
                         "bfloat16 or float16 to fit a large model on a GPU)")
-    parser.add_argument("--chat-template", action="store_true", help="wrap each prompt in the model's chat template")
+    parser.add_argument("--chat-template", action="store_true", help="wrap each prompt in the model's chat template "
+                        "(the real instruct models, such as smollm2, always are)")
     parser.add_argument("--generate", action="store_true", help="also measure the diversity of generated text")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(arguments)
@@ -289,22 +304,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(str(error))
 
     started = time.perf_counter()
+    facts = []
     for name in tqdm(args.models, desc="models", unit="model"):
+        model_started = time.perf_counter()
         handle = load_model(name, device=args.device, dtype=args.dtype)
-        model_prompts = chat_prompts(handle, prompts) if args.chat_template else prompts
-        contexts = collect(handle, model_prompts, heldout_text(handle, args.contexts), args.windows,
-                           args.generated_prompts, args.generated_samples, args.generated_steps, args.seed)
+        chat = args.chat_template or uses_chat_template(handle)
+        contexts = collect(handle, prompts, heldout_sources(handle, args.contexts), args.windows,
+                           args.generated_prompts, args.generated_samples, args.generated_steps, args.seed, chat=chat)
         logits = contexts.stacked()
         zipf = [zipf_exponent(torch.softmax(row.double(), dim=-1)) for row in logits]
         # Every context gets the two sweeps the study compares; the prompts (the first contexts)
         # also get top_k, min_p and the joint grid that the Study view's heat map draws.
-        passes = ((logits, ("temperature", "top_p")), (logits[: len(model_prompts)], ("top_k", "min_p", "joint")))
+        passes = ((logits, ("temperature", "top_p")), (logits[: len(prompts)], ("top_k", "min_p", "joint")))
         for part, sweeps in passes:
             for frame in tqdm(sweep_logits(part, grids, sweeps=sweeps), desc=f"{name}: {len(part)} contexts",
                               unit="block"):
                 frame.insert(0, "model", name)
                 writer.write(context_columns(frame, contexts, zipf))
+        facts.append(model_facts(handle, contexts, chat, time.perf_counter() - model_started))
+        del logits, contexts
     writer.close()
+    pd.DataFrame(facts).to_csv(models_path(args.out), index=False)
     print(f"\nNext-token sweeps: {len(args.models)} model(s) in {time.perf_counter() - started:.1f} s → {args.out}\n")
     results = read_results(args.out)
     for line in summary_lines(results):

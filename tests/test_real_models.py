@@ -263,7 +263,7 @@ def test_a_model_that_needs_bos_is_fed_it_everywhere(tmp_path):
     windows = window_logits(handle, text, windows=1)
     ids = plain.tokenizer(text, add_special_tokens=False)["input_ids"]
     start = int(torch.randint(0, len(ids) - 64, (1,), generator=torch.Generator().manual_seed(0)))
-    assert torch.allclose(windows[0], plain.logits_after([bos, ids[start]]), atol=1e-4)
+    assert torch.allclose(windows.logits[0], plain.logits_after([bos, ids[start]]), atol=1e-4)
 
 
 def test_llama_cpp_native_module_is_there_in_ci():
