@@ -42,53 +42,53 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "study_upload": {"en": "Results file (.parquet or .csv)", "zh": "结果文件（.parquet 或 .csv）"},
     "study_mean_temperature": {
-        "en": "On the mean, at equal values ({value}), temperature moves next-token entropy more in all {models} "
-        "models ({smallest:+.2f} to {largest:+.2f} bits; Bonferroni-adjusted 95 % intervals over whole texts).",
-        "zh": "平均而言，在相同数值（{value}）下，{models} 个模型全部是温度对下一个词元的熵影响更大（{smallest:+.2f} 到 "
-        "{largest:+.2f} 比特；按整段文本重抽样、经 Bonferroni 校正的 95% 区间）。",
+        "en": "On the mean, at equal values ({value}), temperature moves next-token entropy more in {all} ({margins} "
+        "bits; Bonferroni-adjusted 95 % intervals over whole texts).",
+        "zh": "平均而言，在相同数值（{value}）下，{all}都是温度对下一个词元的熵影响更大（{margins} 比特；按整段文本重抽样、"
+        "经 Bonferroni 校正的 95% 区间）。",
     },
     "study_mean_top_p": {
-        "en": "On the mean, at equal values ({value}), top_p moves next-token entropy more in all {models} models "
-        "({smallest:+.2f} to {largest:+.2f} bits; Bonferroni-adjusted 95 % intervals over whole texts).",
-        "zh": "平均而言，在相同数值（{value}）下，{models} 个模型全部是 top_p 对下一个词元的熵影响更大（{smallest:+.2f} 到 "
-        "{largest:+.2f} 比特；按整段文本重抽样、经 Bonferroni 校正的 95% 区间）。",
+        "en": "On the mean, at equal values ({value}), top_p moves next-token entropy more in {all} ({margins} bits; "
+        "Bonferroni-adjusted 95 % intervals over whole texts).",
+        "zh": "平均而言，在相同数值（{value}）下，{all}都是 top_p 对下一个词元的熵影响更大（{margins} 比特；按整段文本重抽样、"
+        "经 Bonferroni 校正的 95% 区间）。",
     },
     "study_mean_mixed": {
         "en": "On the mean, at equal values ({value}), temperature moves next-token entropy more in {temperature} of "
-        "{models} models, top_p in {top_p}, neither clearly in {neither} (margins {smallest:+.2f} to {largest:+.2f} "
-        "bits; Bonferroni-adjusted 95 % intervals over whole texts).",
+        "{models} models, top_p in {top_p}, neither clearly in {neither} (margins {margins} bits; Bonferroni-adjusted "
+        "95 % intervals over whole texts).",
         "zh": "平均而言，在相同数值（{value}）下，{models} 个模型中温度影响更大的有 {temperature} 个，top_p 更大的有 {top_p} 个，"
-        "{neither} 个分不出（差值 {smallest:+.2f} 到 {largest:+.2f} 比特；按整段文本重抽样、经 Bonferroni 校正的 95% 区间）。",
+        "{neither} 个分不出（差值 {margins} 比特；按整段文本重抽样、经 Bonferroni 校正的 95% 区间）。",
     },
     "study_contexts_temperature": {
-        "en": " Context by context, temperature moves it more in most contexts of every model ({low:.0%}–{high:.0%}).",
-        "zh": "逐个上下文看，每个模型的大多数上下文里都是温度影响更大（{low:.0%}–{high:.0%}）。",
+        "en": " Context by context, temperature moves it more in most contexts of {every} ({shares}).",
+        "zh": "逐个上下文看，{every}的大多数上下文里都是温度影响更大（{shares}）。",
     },
     "study_contexts_top_p": {
-        "en": " Context by context, top_p moves it more: temperature wins in under half of each model's contexts "
-        "({low:.0%}–{high:.0%}).",
-        "zh": "逐个上下文看，top_p 影响更大：每个模型中温度占优的上下文都不到一半（{low:.0%}–{high:.0%}）。",
+        "en": " Context by context, top_p moves it more: temperature wins in under half of the contexts of {every} "
+        "({shares}).",
+        "zh": "逐个上下文看，top_p 影响更大：{every}中温度占优的上下文都不到一半（{shares}）。",
     },
     "study_contexts_mixed": {
-        "en": " Context by context, temperature wins in {low:.0%}–{high:.0%} of a model's contexts: clearly over "
-        "half in {temperature} models, clearly under half in {top_p}.",
-        "zh": "逐个上下文看，温度占优的上下文占 {low:.0%}–{high:.0%}：明显超过一半的模型有 {temperature} 个，明显不到一半的有 {top_p} 个。",
+        "en": " Context by context, temperature wins in {shares} of a model's contexts: clearly over half in "
+        "{temperature} of the models, clearly under half in {top_p}.",
+        "zh": "逐个上下文看，温度占优的上下文占 {shares}：明显超过一半的模型有 {temperature} 个，明显不到一半的有 {top_p} 个。",
     },
     "study_exact": {
-        "en": " In {low:.0%}–{high:.0%} of contexts the top token alone has p ≥ {value}: top_p keeps only it, and so "
-        "always wins there.",
-        "zh": "在 {low:.0%}–{high:.0%} 的上下文中，概率最高的词元自己就有 p ≥ {value}：top_p 只保留它，所以在这些上下文里总是 top_p 占优。",
+        "en": " In {shares} of contexts the top token alone has p ≥ {value}: top_p keeps only it, and so always wins "
+        "there.",
+        "zh": "在 {shares} 的上下文中，概率最高的词元自己就有 p ≥ {value}：top_p 只保留它，所以在这些上下文里总是 top_p 占优。",
     },
     "study_rule": {
-        "en": " For the rest, a threshold on the context's entropy fitted on one model names the winner on the "
-        "others for {transferred:.0%} of contexts (mean over models), against {majority:.0%} for always naming "
-        "the model's majority winner.",
-        "zh": "其余的上下文里，在一个模型上拟合的上下文熵阈值，在其他模型上能判对 {transferred:.0%} 的上下文（各模型平均），"
-        "而总是选该模型多数情况下的赢家能判对 {majority:.0%}。",
+        "en": " That exact part, with a threshold on the context's entropy for the rest fitted on one model, names "
+        "the winner on the other models for {transferred:.0%} of contexts (mean over models), against "
+        "{majority:.0%} for always naming a model's own majority winner.",
+        "zh": "这一确定的部分，加上其余上下文用在一个模型上拟合的上下文熵阈值，在其他模型上能判对 {transferred:.0%} 的上下文"
+        "（各模型平均），而总是选该模型自己多数情况下的赢家只能判对 {majority:.0%}。",
     },
     "study_rule_zipf": {
-        "en": " The Zipf-exponent rule: {zipf:.0%}.",
-        "zh": "Zipf 指数规则：{zipf:.0%}。",
+        "en": " The Zipf-exponent rule names it for {zipf:.0%}.",
+        "zh": "Zipf 指数规则能判对 {zipf:.0%}。",
     },
     "study_exchange_rate": {
         "en": " At equal mean entropy, temperature {value} matches top_p {mean:.2f} (median over models; the median "
@@ -100,6 +100,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "这些结果中的模型——真实的预训练模型：{real}；在这里训练的：{small}；其他：{other}。",
     },
     "study_none": {"en": "none", "zh": "无"},
+    "study_all_one": {"en": "the one model", "zh": "这个模型"},
+    "study_all_many": {"en": "all {models} models", "zh": "全部 {models} 个模型"},
+    "study_every_one": {"en": "the one model", "zh": "这个模型"},
+    "study_every_many": {"en": "every model", "zh": "每个模型"},
     "study_caveats": {
         "en": "'Equal values' compares a divisor of logits with a probability mass, so the exchange rate (right) is "
         "the fairer comparison; temperatures above 1 raise entropy, which no top_p can, so only values up to 1 "
@@ -107,18 +111,36 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "“相同数值”是在比较 logits 的除数和概率质量，所以右边的兑换率才是更公平的比较；温度大于 1 会提高熵，任何 top_p 都做不到，"
         "所以只比较不超过 1 的数值。",
     },
+    "study_computing": {"en": "Computing the study's tables (the intervals resample whole texts)…",
+                        "zh": "正在计算研究的表格（区间按整段文本重抽样）……"},
+    "study_column_model": {"en": "model", "zh": "模型"},
+    "study_column_margin": {"en": "mean |ΔH_T| − |ΔH_p| at 0.5, bits (95 %)", "zh": "0.5 时 |ΔH_T| − |ΔH_p| 的平均值，比特（95%）"},
+    "study_column_temperature": {"en": "contexts where temperature moves it more", "zh": "温度影响更大的上下文"},
+    "study_column_top_p": {"en": "contexts where top_p moves it more", "zh": "top_p 影响更大的上下文"},
+    "study_column_one_token": {"en": "top_p keeps one token (p1 ≥ 0.5)", "zh": "top_p 只保留一个词元（p1 ≥ 0.5）"},
+    "study_wins": {"en": "Who wins at 0.5, against the context's own entropy", "zh": "0.5 时谁占优，按上下文本身的熵"},
+    "study_wins_help": {
+        "en": "Each line is a model: the share of its contexts where temperature moves entropy more, in 1-bit bins "
+        "of the entropy at T = 1 (bins of at least 5 contexts). Peaked contexts go to top_p, flat ones to "
+        "temperature.",
+        "zh": "每条线是一个模型：按 T = 1 时的熵分成 1 比特的区间（每个区间至少 5 个上下文），温度对熵影响更大的上下文所占比例。"
+        "尖锐的上下文归 top_p，平坦的归温度。",
+    },
     "study_margin": {"en": "At equal values: |ΔH_T| − |ΔH_p|", "zh": "相同数值时：|ΔH_T| − |ΔH_p|"},
     "study_margin_help": {
         "en": "Each control alone at the same value; above zero, temperature moved next-token entropy more. Lines: "
-        "mean over contexts; bands: paired bootstrap 95 % intervals.",
-        "zh": "每个参数单独设为相同数值；高于零表示温度对下一个词元的熵影响更大。线：各上下文的平均值；带：配对 bootstrap 95% 区间。",
+        "mean over contexts, each kind of context weighted the same; bands: 95 % intervals that resample whole "
+        "windows, prompts and continuations.",
+        "zh": "每个参数单独设为相同数值；高于零表示温度对下一个词元的熵影响更大。线：各上下文的平均值（每类上下文权重相同）；"
+        "带：按整个窗口、提示词和续写重抽样的 95% 区间。",
     },
     "study_exchange": {"en": "At equal entropy: the top_p that matches temperature T",
                        "zh": "相同熵时：与温度 T 相当的 top_p"},
     "study_exchange_help": {
-        "en": "For each temperature below 1, the top_p that gives the same entropy (median over contexts, 95 % "
-        "band); the dashed diagonal is top_p = T.",
-        "zh": "对每个小于 1 的温度，给出相同熵的 top_p（各上下文的中位数，95% 带）；虚线对角线是 top_p = T。",
+        "en": "For each temperature below 1, the top_p whose mean entropy equals the temperature's (95 % band); the "
+        "tooltip also gives the median of each context's own equal-entropy top_p. The dashed diagonal is top_p = T.",
+        "zh": "对每个小于 1 的温度，给出平均熵与之相同的 top_p（95% 带）；提示框里还有逐个上下文求等熵 top_p 后的中位数。"
+        "虚线对角线是 top_p = T。",
     },
     "study_detail": {"en": "One model in detail", "zh": "单个模型的详情"},
     "study_model": {"en": "Model in the results", "zh": "结果中的模型"},
@@ -688,19 +710,30 @@ def t(lang: str, key: str, **values: object) -> str:
     return template(lang, key).format(**values)
 
 
+def _span(low: float, high: float, form: str) -> str:
+    """"+0.12 to +0.57", or one number when both ends are the same."""
+    low_text, high_text = format(low, form), format(high, form)
+    if low_text == high_text:
+        return low_text
+    return f"{low_text}–{high_text}" if form.endswith("%") else f"{low_text} to {high_text}"
+
+
 def study_answer(answer: Answer, lang: str) -> str:
     """The Study view's and the report's answer, each sentence chosen and filled by the data."""
     if not answer.models:
         return ""
     value = f"{answer.value:g}"
     models = len(answer.models)
+    one = "one" if models == 1 else "many"
     text = t(lang, f"study_mean_{answer.leader}", value=value, models=models, temperature=answer.temperature_leads,
              top_p=answer.top_p_leads, neither=models - answer.temperature_leads - answer.top_p_leads,
-             smallest=answer.smallest_margin, largest=answer.largest_margin)
-    text += t(lang, f"study_contexts_{answer.per_context}", low=answer.lowest_share, high=answer.highest_share,
+             all=t(lang, f"study_all_{one}", models=models),
+             margins=_span(answer.smallest_margin, answer.largest_margin, "+.2f"))
+    text += t(lang, f"study_contexts_{answer.per_context}", every=t(lang, f"study_every_{one}"),
+              shares=_span(answer.lowest_share, answer.highest_share, ".0%"),
               temperature=answer.temperature_majority, top_p=answer.top_p_majority)
     if answer.one_token_high > 0:
-        text += t(lang, "study_exact", value=value, low=answer.one_token_low, high=answer.one_token_high)
+        text += t(lang, "study_exact", value=value, shares=_span(answer.one_token_low, answer.one_token_high, ".0%"))
     if answer.rule_transferred == answer.rule_transferred:
         text += t(lang, "study_rule", transferred=answer.rule_transferred, majority=answer.rule_majority)
         if answer.rule_zipf == answer.rule_zipf:

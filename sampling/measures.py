@@ -19,6 +19,7 @@ checked on distributions whose answer is known by hand (`tests/test_measures.py`
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -142,22 +143,41 @@ def exchange_rate(top_ps: np.ndarray, top_p_bits: np.ndarray, target_bits: float
     entropy(top_p) (non-decreasing in top_p). NaN when the target is outside the curve's range
     (above its top: only a temperature above 1 reaches it)."""
     order = np.argsort(top_ps)
-    top_ps, top_p_bits = np.asarray(top_ps, float)[order], np.asarray(top_p_bits, float)[order]
-    if not top_p_bits[0] <= target_bits <= top_p_bits[-1]:
-        return math.nan
-    above = int(np.searchsorted(top_p_bits, target_bits, side="left"))
-    if above == 0 or top_p_bits[above] == target_bits:
-        return float(top_ps[above])
-    low, high = above - 1, above
-    fraction = (target_bits - top_p_bits[low]) / (top_p_bits[high] - top_p_bits[low])
-    return float(top_ps[low] + fraction * (top_ps[high] - top_ps[low]))
+    curve = np.asarray(top_p_bits, float)[order][None, :]
+    return float(exchange_rates(np.asarray(top_ps, float)[order], curve, np.array([[target_bits]]))[0, 0])
 
 
-def slope(values: np.ndarray, bits: np.ndarray, low: float, high: float) -> float:
-    """Mean slope of entropy (bits per unit of the control) between ``low`` and ``high``."""
+def exchange_rates(top_ps: np.ndarray, curves: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """`exchange_rate` for many curves at once: ``curves [n, P]`` over ascending ``top_ps [P]``,
+    ``targets [n, T]``; returns ``[n, T]``. At the first point of the curve at or above the
+    target: that top_p when it is the first point or hits the target exactly, else the linear
+    interpolation from the point before it."""
+    top_ps, curves, targets = np.asarray(top_ps, float), np.asarray(curves, float), np.asarray(targets, float)
+    above = (curves[:, None, :] < targets[:, :, None]).sum(axis=-1)  # searchsorted, side="left", per row
+    inside = (curves[:, :1] <= targets) & (targets <= curves[:, -1:])
+    above = np.minimum(above, curves.shape[1] - 1)
+    high = np.take_along_axis(curves, above, axis=1)
+    low_index = np.maximum(above - 1, 0)
+    low = np.take_along_axis(curves, low_index, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(high > low, (targets - low) / (high - low), 1.0)
+    exact = (above == 0) | (high == targets)
+    rates = np.where(exact, top_ps[above], top_ps[low_index] + fraction * (top_ps[above] - top_ps[low_index]))
+    return np.where(inside, rates, np.nan)
+
+
+def slope(values: np.ndarray, bits: np.ndarray, low: float, high: float) -> float | np.ndarray:
+    """Mean slope of entropy (bits per unit of the control) between ``low`` and ``high``, along
+    ascending ``values``; ``bits`` is one curve or ``[n, len(values)]`` of them."""
     values, bits = np.asarray(values, float), np.asarray(bits, float)
-    at_low, at_high = np.interp(low, values, bits), np.interp(high, values, bits)
-    return float((at_high - at_low) / (high - low))
+
+    def at(x: float) -> np.ndarray:
+        right = int(np.clip(np.searchsorted(values, x), 1, len(values) - 1))
+        weight = (x - values[right - 1]) / (values[right] - values[right - 1])
+        return bits[..., right - 1] + np.clip(weight, 0, 1) * (bits[..., right] - bits[..., right - 1])
+
+    result = (at(high) - at(low)) / (high - low)
+    return float(result) if result.ndim == 0 else result
 
 
 def zipf_exponent(probs: torch.Tensor, ranks: int = 100) -> float:
@@ -195,7 +215,8 @@ def zipf_margin(s: float, vocab: int, value: float) -> float:
     return abs(_entropy_bits(scaled) - raw) - abs(_entropy_bits(truncated) - raw)
 
 
-def zipf_crossing(vocab: int, value: float, low: float = 0.4, high: float = 3.0, steps: int = 40) -> float:
+@functools.lru_cache(maxsize=64)
+def zipf_crossing(vocab: int, value: float, low: float = 0.4, high: float = 3.0, steps: int = 24) -> float:
     """The exponent s above which top_p moves entropy more than temperature at ``value`` for a
     Zipf distribution over ``vocab`` tokens: scanned from the s where temperature leads most, then
     bisected. NaN when temperature leads up to ``high``.

@@ -125,6 +125,25 @@ def distinct_n(sequences: Sequence[Sequence[Hashable]], n: int) -> float:
     return len(set(ngrams)) / len(ngrams) if ngrams else math.nan
 
 
+def repetition_rate(sequences: Sequence[Sequence[Hashable]], n: int = 4) -> float:
+    """The share of a sequence's n-grams that already occurred earlier in the same sequence,
+    pooled over the sequences: a repetition loop scores near 1, text that never repeats itself 0.
+    NaN when no sequence has n tokens.
+
+    >>> repetition_rate([["a", "b", "a", "b", "a", "b"]], 2)
+    0.6
+    """
+    repeated = total = 0
+    for tokens in sequences:
+        seen: set[tuple] = set()
+        for i in range(len(tokens) - n + 1):
+            gram = tuple(tokens[i : i + n])
+            repeated += gram in seen
+            seen.add(gram)
+            total += 1
+    return repeated / total if total else math.nan
+
+
 def self_bleu(texts: Sequence[str], *, tokenize: str = "13a") -> float:
     """Mean BLEU-4 of each text against all the others as references, in [0, 1] (Zhu et al., 2018).
 

@@ -6,6 +6,7 @@ measures the diversity of generated text on a smaller grid.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from tqdm import tqdm
 
 from sampling import measures
 from sampling.config import SamplingConfig
-from sampling.metrics import distinct_n, mean_token_entropy, self_bleu
+from sampling.metrics import distinct_n, mean_token_entropy, repetition_rate, self_bleu
 from sampling.models import ModelHandle
 
 PROMPTS_FILE = Path(__file__).resolve().parent / "data" / "prompts.tsv"
@@ -169,11 +170,12 @@ def _cells(pairs: pd.DataFrame, values: Sequence[float] | None) -> pd.DataFrame:
 
 
 def margin_table(results: pd.DataFrame, context_set: str | None = None, values: Sequence[float] | None = None,
-                 resamples: int = 2000) -> pd.DataFrame:
+                 resamples: int = 2000, single_context_intervals: bool = False) -> pd.DataFrame:
     """Per model and value: the mean margin and the shares of contexts where temperature (and where
     top_p) moved entropy more, each kind of context weighted the same, with cluster-bootstrap 95 %
-    intervals (and Bonferroni-adjusted ones for all the table's cells together); the naive bootstrap
-    over single contexts beside them, to show what clustering changes; and the exact part: the
+    intervals (and Bonferroni-adjusted ones for all the table's cells together); with
+    ``single_context_intervals``, the same bootstrap over single contexts beside them (``naive_low``,
+    ``naive_high``), to show what clustering changes; and the exact part: the
     share of contexts where top_p keeps one token (p1 >= value), where top_p always wins."""
     pairs = _cells(paired(results), values)
     if context_set is not None:
@@ -190,7 +192,9 @@ def margin_table(results: pd.DataFrame, context_set: str | None = None, values: 
         (low, high), (share_low, share_high), (top_p_low, top_p_high) = (
             measures.percentile_interval(estimates[:, column], LEVEL) for column in range(3))
         adjusted_low, adjusted_high = measures.percentile_interval(estimates[:, 0], adjusted)
-        naive_low, naive_high = measures.bootstrap_interval(margins)
+        # The same bootstrap with every context its own cluster: what the intervals were before.
+        naive_low, naive_high = measures.percentile_interval(measures.cluster_bootstrap(
+            margins, np.arange(len(margins)), kinds, resamples), LEVEL) if single_context_intervals else (np.nan,) * 2
         one_token = group["top_p_kept"].to_numpy() == 1
         rows.append({"model": model, "value": value, "contexts": len(margins), "clusters": len(set(clusters)),
                      "margin_bits": point[0], "margin_low": low, "margin_high": high,
@@ -209,20 +213,28 @@ def margin_table(results: pd.DataFrame, context_set: str | None = None, values: 
     return table
 
 
+def _curves(results: pd.DataFrame, sweep: str, below_one: bool = False) -> pd.DataFrame:
+    """One model's entropy curves of one sweep: a row per context, a column per value."""
+    rows = results[results["sweep"] == sweep]
+    if below_one:
+        rows = rows[rows[sweep] < 1.0]
+    return rows.pivot(index="prompt_index", columns=sweep, values="entropy_bits").sort_index(axis=1)
+
+
 def exchange_rates(results: pd.DataFrame) -> pd.DataFrame:
     """Per model, context and temperature below 1: the top_p that gives the same entropy."""
     results = with_optional_columns(results)
-    keys = ["model", "prompt_index"]
-    top_p = results[results["sweep"] == "top_p"]
-    temperature = results[(results["sweep"] == "temperature") & (results["temperature"] < 1.0)]
-    curves = {key: (group["top_p"].to_numpy(), group["entropy_bits"].to_numpy())
-              for key, group in top_p.groupby(keys)}
-    rows = []
-    for row in temperature.itertuples():
-        top_ps, bits = curves[(row.model, row.prompt_index)]
-        rows.append({"model": row.model, "prompt_index": row.prompt_index, "context_set": row.context_set,
-                     "temperature": row.temperature, "top_p": measures.exchange_rate(top_ps, bits, row.entropy_bits)})
-    return pd.DataFrame(rows)
+    frames = []
+    for model, frame in results.groupby("model"):
+        temperature = _curves(frame, "temperature", below_one=True)
+        top_p = _curves(frame, "top_p").loc[temperature.index]
+        rates = measures.exchange_rates(top_p.columns.to_numpy(), top_p.to_numpy(), temperature.to_numpy())
+        kinds = frame.drop_duplicates("prompt_index").set_index("prompt_index")["context_set"].loc[temperature.index]
+        frames.append(pd.DataFrame({"model": model, "prompt_index": np.repeat(temperature.index, rates.shape[1]),
+                                    "context_set": np.repeat(kinds.to_numpy(), rates.shape[1]),
+                                    "temperature": np.tile(temperature.columns.to_numpy(), len(temperature)),
+                                    "top_p": rates.ravel()}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def exchange_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -231,45 +243,36 @@ def exchange_table(results: pd.DataFrame) -> pd.DataFrame:
     - ``mean_top_p``: the top_p whose mean entropy equals temperature T's mean entropy (the mean
       over contexts, kinds weighted the same), with a cluster-bootstrap 95 % interval: the rate
       that equalises the average, used for the generated-text comparison;
-    - ``top_p`` (``median_top_p``): the median over contexts of each context's own equal-entropy
-      top_p, with a bootstrap interval of that median, and the share of contexts where any top_p
-      reaches T's entropy.
+    - ``median_top_p``: the median over contexts of each context's own equal-entropy top_p, and the
+      share of contexts where any top_p reaches T's entropy (``reached``).
     """
     results = with_optional_columns(results)
     rates = exchange_rates(results)
-    rows = []
-    for (model, temperature), group in rates.groupby(["model", "temperature"]):
-        values = group["top_p"].to_numpy()
-        reached = values[~np.isnan(values)]
-        low, high = measures.bootstrap_interval(reached, np.median) if len(reached) else (np.nan, np.nan)
-        rows.append({"model": model, "temperature": temperature, "top_p": float(np.median(reached)) if len(reached)
-                     else np.nan, "top_p_low": low, "top_p_high": high, "reached": len(reached) / len(values)})
-    table = pd.DataFrame(rows).rename(columns={"top_p": "median_top_p", "top_p_low": "median_low",
-                                              "top_p_high": "median_high"})
+    table = rates.groupby(["model", "temperature"], as_index=False).agg(
+        median_top_p=("top_p", "median"), reached=("top_p", lambda values: float(values.notna().mean())))
     mean_rates = pd.concat([_mean_exchange(frame) for _, frame in results.groupby("model")], ignore_index=True)
     return table.merge(mean_rates, on=["model", "temperature"], how="left")
 
 
 def _mean_exchange(results: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
     """`exchange_table`'s ``mean_top_p`` for one model."""
-    temperature = results[(results["sweep"] == "temperature") & (results["temperature"] < 1.0)]
-    top_p = results[results["sweep"] == "top_p"]
-    temperature_bits = temperature.pivot(index="prompt_index", columns="temperature", values="entropy_bits")
-    top_p_bits = top_p.pivot(index="prompt_index", columns="top_p", values="entropy_bits").loc[temperature_bits.index]
+    temperature_bits = _curves(results, "temperature", below_one=True)
+    top_p_bits = _curves(results, "top_p").loc[temperature_bits.index]
     context = results.drop_duplicates("prompt_index").set_index("prompt_index").loc[temperature_bits.index]
     values = np.concatenate([temperature_bits.to_numpy(), top_p_bits.to_numpy()], axis=1)
     kinds, clusters = context["context_set"].to_numpy(), context["cluster"].to_numpy()
-    point = measures.kind_weighted_mean(values, kinds)
-    estimates = measures.cluster_bootstrap(values, clusters, kinds, resamples)
-    temperatures, top_ps = temperature_bits.columns.to_numpy(), top_p_bits.columns.to_numpy()
-    split = len(temperatures)
+    split = temperature_bits.shape[1]
+    top_ps = top_p_bits.columns.to_numpy()
 
     def solve(means: np.ndarray) -> np.ndarray:
-        return np.array([measures.exchange_rate(top_ps, means[split:], target) for target in means[:split]])
+        """Mean temperature entropies and mean top_p curve(s), ``[..., T + P]``, to rates ``[..., T]``."""
+        means = np.atleast_2d(means)
+        return measures.exchange_rates(top_ps, means[:, split:], means[:, :split])
 
-    solved = np.array([solve(estimate) for estimate in estimates])
+    solved = solve(measures.cluster_bootstrap(values, clusters, kinds, resamples))
     intervals = [measures.percentile_interval(solved[:, column], LEVEL) for column in range(split)]
-    return pd.DataFrame({"model": results["model"].iloc[0], "temperature": temperatures, "mean_top_p": solve(point),
+    return pd.DataFrame({"model": results["model"].iloc[0], "temperature": temperature_bits.columns.to_numpy(),
+                         "mean_top_p": solve(measures.kind_weighted_mean(values, kinds))[0],
                          "mean_low": [low for low, _ in intervals], "mean_high": [high for _, high in intervals]})
 
 
@@ -279,22 +282,17 @@ def sensitivity_table(results: pd.DataFrame) -> pd.DataFrame:
     cluster-bootstrap 95 % intervals, kinds of context weighted the same."""
     results = with_optional_columns(results)
     rows = []
-    for model, group in results.groupby("model"):
-        slopes, kinds, clusters = {"temperature": [], "top_p": []}, [], []
-        for _, context in group.groupby("prompt_index"):
-            kinds.append(context["context_set"].iloc[0])
-            clusters.append(context["cluster"].iloc[0])
-            for control, (low, high) in {"temperature": (0.7, 1.0), "top_p": (0.9, 0.95)}.items():
-                curve = context[context["sweep"] == control].sort_values(control)
-                slopes[control].append(0.1 * measures.slope(curve[control].to_numpy(), curve["entropy_bits"].to_numpy(),
-                                                             low, high))
-        for control, values in slopes.items():
-            values = np.array(values)
-            estimates = measures.cluster_bootstrap(values, np.array(clusters), np.array(kinds))
-            low, high = measures.percentile_interval(estimates, LEVEL)
+    for model, frame in results.groupby("model"):
+        context = frame.drop_duplicates("prompt_index").set_index("prompt_index").sort_index()
+        kinds, clusters = context["context_set"].to_numpy(), context["cluster"].to_numpy()
+        for control, (low, high) in {"temperature": (0.7, 1.0), "top_p": (0.9, 0.95)}.items():
+            curves = _curves(frame, control).loc[context.index]
+            values = 0.1 * measures.slope(curves.columns.to_numpy(), curves.to_numpy(), low, high)
+            estimates = measures.cluster_bootstrap(values, clusters, kinds)
+            interval = measures.percentile_interval(estimates, LEVEL)
             rows.append({"model": model, "control": control,
-                         "bits_per_tenth": float(measures.kind_weighted_mean(values, np.array(kinds))),
-                         "low": low, "high": high})
+                         "bits_per_tenth": float(measures.kind_weighted_mean(values, kinds)),
+                         "low": interval[0], "high": interval[1]})
     return pd.DataFrame(rows)
 
 
@@ -495,60 +493,77 @@ def summary_lines(results: pd.DataFrame, value: float = PRIMARY_VALUE) -> list[s
 
 
 DIVERSITY_VALUES = (0.5, 0.7, 0.9)
-DIVERSITY_SAMPLES = 32
-DIVERSITY_LENGTH = 128
-DIVERSITY_SEEDS = (0, 1, 2)
-PARTNERS = {"fortune-base": "fortune-small", "fortune-small": "fortune-base"}
-"""Models that share a tokenizer: each scores the other's text (a quality proxy)."""
+DIVERSITY_STARTS = 6
+"""Starts of each kind: shipped prompts (one per category, then more) and held-out passages."""
+DIVERSITY_SAMPLES = 8
+DIVERSITY_LENGTH = 64
+DIVERSITY_SEEDS = (0,)
+PARTNERS = {"fortune-base": "fortune-small", "fortune-small": "fortune-base", "smollm2": "gemma3", "gemma3": "smollm2"}
+"""Which model scores whose samples: the fortune models share a tokenizer; the two real models
+score each other's text, re-tokenized (a quality check that a model's own loops cannot game)."""
 
 
-def diversity_prompts(prompts: Sequence[StudyPrompt], heldout: str | None, per_kind: int = 4) -> list[StudyPrompt]:
-    """Stratified starts: one shipped prompt per category (up to ``per_kind``), and the same number
-    of passages of the model's own held-out text when it has one."""
-    by_category = {}
+def diversity_prompts(prompts: Sequence[StudyPrompt], heldout: dict[str, str],
+                      per_kind: int = DIVERSITY_STARTS) -> list[StudyPrompt]:
+    """Stratified starts: ``per_kind`` shipped prompts, one per category in turn, and as many
+    passages of the held-out texts (taken from each source in turn), when there are any."""
+    by_category: dict[str, list[StudyPrompt]] = {}
     for prompt in prompts:
-        by_category.setdefault(prompt.category, prompt)
-    chosen = list(by_category.values())[:per_kind]
-    if heldout:
-        passages = [passage.strip() for passage in heldout.split("<|endoftext|>") if len(passage.strip()) > 80]
-        chosen += [StudyPrompt("heldout", passage[:160]) for passage in passages[:per_kind]]
-    return chosen
+        by_category.setdefault(prompt.category, []).append(prompt)
+    chosen = [group[rank] for rank in range(max(map(len, by_category.values()), default=0))
+              for group in by_category.values() if rank < len(group)][:per_kind]
+    passages = {source: [passage.strip() for passage in text.split("<|endoftext|>") if len(passage.strip()) > 80]
+                for source, text in heldout.items()}
+    interleaved = [(source, found[rank]) for rank in range(max(map(len, passages.values()), default=0))
+                   for source, found in passages.items() if rank < len(found)]
+    return chosen + [StudyPrompt(f"heldout {source}", passage[:160]) for source, passage in interleaved[:per_kind]]
 
 
 @torch.inference_mode()
-def perplexity_under(scorer: ModelHandle, prompt_ids: Sequence[int], continuation_ids: Sequence[int]) -> float:
-    """The perplexity ``scorer`` gives the continuation after the prompt (its own tokenizer's ids)."""
+def perplexity_under(scorer: ModelHandle, prompt: str, continuation: str) -> float:
+    """The perplexity ``scorer`` gives the continuation's text after the prompt's, each encoded by
+    its own tokenizer as it feeds text (the prompt with its special tokens)."""
+    prompt_ids = scorer.tokenizer(prompt)["input_ids"] or list(scorer.encode("").ids)
+    continuation_ids = scorer.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    if not continuation_ids:
+        return math.nan
     ids = torch.tensor([[*prompt_ids, *continuation_ids]], device=scorer.device)
-    log_probs = torch.log_softmax(scorer.model(input_ids=ids).logits[0, :-1].float(), dim=-1)
-    targets = ids[0, 1:]
-    token_log_probs = log_probs.gather(1, targets[:, None]).squeeze(1)[len(prompt_ids) - 1:]
-    return float(torch.exp(-token_log_probs.mean()))
+    # Only the positions that predict the continuation: a vocabulary-wide row each.
+    logits = scorer.model(input_ids=ids, logits_to_keep=len(continuation_ids) + 1).logits[0, :-1].float()
+    surprise = torch.nn.functional.cross_entropy(logits, ids[0, len(prompt_ids):])
+    return float(torch.exp(surprise))
 
 
-def diversity_sweep(handle: ModelHandle, results: pd.DataFrame, prompts: Sequence[StudyPrompt],
-                    heldout: str | None, seed: int = 0, scorer: ModelHandle | None = None) -> Iterator[dict]:
-    """Generated-text diversity at equal values and at matched entropy, one row per model, start,
-    seed and setting: distinct-1/2/3, self-BLEU, entropy rate (mean entropy per drawn token, bits)
-    and, when a ``scorer`` with the same tokenizer is given, its perplexity of the samples.
-
-    Settings: temperature alone and top_p alone at 0.5, 0.7, 0.9; and for each temperature, the top_p
-    of equal next-token entropy (the model's pooled exchange rate from ``results``).
-    """
-    rates = exchange_table(results[results["model"] == handle.name]).set_index("temperature")["top_p"]
+def diversity_settings(handle_name: str, results: pd.DataFrame) -> list[tuple[str, float, bool, SamplingConfig]]:
+    """Temperature alone and top_p alone at `DIVERSITY_VALUES`, and for each temperature the top_p
+    whose mean next-token entropy equals it (`exchange_table`'s ``mean_top_p``)."""
+    rates = exchange_table(results[results["model"] == handle_name]).set_index("temperature")["mean_top_p"]
     settings = [("temperature", value, False, SamplingConfig(temperature=value)) for value in DIVERSITY_VALUES]
     settings += [("top_p", value, False, SamplingConfig(top_p=value)) for value in DIVERSITY_VALUES]
     for value in DIVERSITY_VALUES:
         matched = rates.get(value, np.nan)
         if not np.isnan(matched):
             settings.append(("top_p", round(float(matched), 3), True, SamplingConfig(top_p=round(float(matched), 3))))
+    return settings
+
+
+def diversity_sweep(handle: ModelHandle, results: pd.DataFrame, prompts: Sequence[StudyPrompt],
+                    heldout: dict[str, str], seed: int = 0, scorer: ModelHandle | None = None,
+                    chat: bool = False) -> Iterator[dict]:
+    """Generated-text diversity at equal values and at equal mean entropy, one row per model,
+    start, seed and setting (`diversity_settings`): distinct-1/2/3, self-BLEU, the 4-gram
+    repetition rate, the entropy rate (mean entropy per drawn token, bits) and, with a
+    ``scorer``, the median perplexity it gives the samples. Prompt starts are chat turns when
+    ``chat``."""
+    settings = diversity_settings(handle.name, results)
     starts = diversity_prompts(prompts, heldout)
-    limits_ok = handle.limits.max_samples >= DIVERSITY_SAMPLES
-    samples = DIVERSITY_SAMPLES if limits_ok else handle.limits.max_samples
+    samples = min(DIVERSITY_SAMPLES, handle.limits.max_samples)
     for index, start in enumerate(tqdm(starts, desc=f"{handle.name}: generating", unit="start")):
+        as_chat = chat and not start.category.startswith("heldout")
         for run_seed in (seed + offset for offset in DIVERSITY_SEEDS):
             for parameter, value, matched, config in settings:
                 generation = handle.generate(start.text, config, n=samples, max_new_tokens=DIVERSITY_LENGTH,
-                                             seed=run_seed)
+                                             seed=run_seed, chat=as_chat)
                 ids = [[token.id for token in c.tokens] for c in generation.continuations]
                 texts = [c.text for c in generation.continuations]
                 entropies = [token.entropy_after_bits for c in generation.continuations for token in c.tokens]
@@ -556,27 +571,28 @@ def diversity_sweep(handle: ModelHandle, results: pd.DataFrame, prompts: Sequenc
                     "model": handle.name, "start": index, "category": start.category, "seed": run_seed,
                     "parameter": parameter, "value": value, "matched_entropy": matched,
                     "distinct_1": distinct_n(ids, 1), "distinct_2": distinct_n(ids, 2),
-                    "distinct_3": distinct_n(ids, 3),
+                    "distinct_3": distinct_n(ids, 3), "repetition_rate": repetition_rate(ids),
                     "self_bleu": self_bleu(texts, tokenize="zh" if handle.name == "poems-zh" else "13a"),
                     "entropy_rate_bits": mean_token_entropy(entropies),
                 }
                 if scorer is not None:
-                    row["partner_perplexity"] = float(np.median([
-                        perplexity_under(scorer, generation.prompt.ids, sample) for sample in ids if sample]))
+                    read = handle.chat_text(start.text) if as_chat else start.text
+                    row["partner_perplexity"] = float(np.nanmedian([
+                        perplexity_under(scorer, read, text) for text in texts if text] or [np.nan]))
                 yield row
 
 
-DIVERSITY_MEASURES = ("distinct_2", "self_bleu", "entropy_rate_bits", "partner_perplexity")
+DIVERSITY_MEASURES = ("distinct_2", "self_bleu", "repetition_rate", "entropy_rate_bits", "partner_perplexity")
 
 
-def diversity_contrast(diversity: pd.DataFrame) -> pd.DataFrame:
+def diversity_contrast(diversity: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
     """Temperature against top_p in generated text, per model and value: the mean difference (top_p
-    minus temperature) of each measure, paired by start and seed, with a bootstrap 95% CI over starts
-    (the seeds of one start are averaged first: they share a prompt), both at equal nominal values
-    and at equal next-token entropy (the top_p whose entropy matches that temperature's; the k-th
-    smallest matched top_p goes with the k-th smallest temperature, as the exchange rate rises with
-    temperature)."""
-    rows = []
+    minus temperature) of each measure, paired by start and seed, with a bootstrap 95 % interval over
+    starts (the seeds of one start are averaged first: they share a prompt) and a Bonferroni-adjusted
+    one for all the cells together, both at equal nominal values and at equal mean entropy (the
+    top_p whose mean entropy matches that temperature's; the k-th smallest matched top_p goes with
+    the k-th smallest temperature, as the exchange rate rises with temperature)."""
+    cells = []
     for model, frame in diversity.groupby("model"):
         temperatures = frame[frame["parameter"] == "temperature"]
         top_ps = frame[(frame["parameter"] == "top_p") & ~frame["matched_entropy"].astype(bool)]
@@ -593,8 +609,15 @@ def diversity_contrast(diversity: pd.DataFrame) -> pd.DataFrame:
                     continue
                 joined["difference"] = joined[f"{measure}_top_p"] - joined[f"{measure}_temperature"]
                 per_start = joined.groupby("start")["difference"].mean().dropna().to_numpy()
-                low, high = measures.bootstrap_interval(per_start)
-                rows.append({"model": model, "comparison": comparison, "temperature": value, "top_p": top_p,
-                             "measure": measure, "difference": float(np.mean(per_start)) if len(per_start) else np.nan,
-                             "low": low, "high": high, "starts": len(per_start)})
+                cells.append({"model": model, "comparison": comparison, "temperature": value, "top_p": top_p,
+                              "measure": measure, "per_start": per_start})
+    adjusted = measures.adjusted_level(len(cells), LEVEL)
+    rows = []
+    for cell in cells:
+        per_start = cell.pop("per_start")
+        low, high = measures.bootstrap_interval(per_start, resamples=resamples, level=LEVEL)
+        adjusted_low, adjusted_high = measures.bootstrap_interval(per_start, resamples=resamples, level=adjusted)
+        rows.append({**cell, "difference": float(np.mean(per_start)) if len(per_start) else np.nan, "low": low,
+                     "high": high, "low_adjusted": adjusted_low, "high_adjusted": adjusted_high,
+                     "starts": len(per_start)})
     return pd.DataFrame(rows)

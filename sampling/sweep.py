@@ -294,15 +294,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--chat-template", action="store_true", help="wrap each prompt in the model's chat template "
                         "(the real instruct models, such as smollm2, always are)")
     parser.add_argument("--generate", action="store_true", help="also measure the diversity of generated text")
+    parser.add_argument("--generate-only", action="store_true", help="only the generated text, from the next-token "
+                        "results already in --out (they give each model's exchange rate)")
+    parser.add_argument("--generate-models", nargs="+", help="the models whose text is generated (default: all "
+                        "of --models)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(arguments)
     try:
         grids = Grids(args.temperatures, args.top_ps, args.top_ks, args.min_ps, joint=not args.no_joint)
         prompts = read_prompts(args.prompts)
-        writer = ResultsWriter(args.out)
+        if args.out.suffix not in (".csv", ".parquet"):
+            raise ValueError(f"results file must end in .csv or .parquet, got {args.out}")
+        if args.generate_only and not args.out.exists():
+            raise ValueError(f"--generate-only reads the next-token results in {args.out}, which does not exist")
     except (ValueError, OSError) as error:
         parser.error(str(error))
 
+    if not args.generate_only:
+        next_token_sweeps(args, grids, prompts)
+    if args.generate or args.generate_only:
+        generated_text(args, prompts)
+
+
+def next_token_sweeps(args: argparse.Namespace, grids: Grids, prompts: list[StudyPrompt]) -> None:
+    """Every model's contexts through every sweep, into ``args.out`` and its models file."""
+    writer = ResultsWriter(args.out)
     started = time.perf_counter()
     facts = []
     for name in tqdm(args.models, desc="models", unit="model"):
@@ -330,19 +346,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     for line in summary_lines(results):
         print(line)
 
-    if args.generate:
-        started = time.perf_counter()
-        rows = []
-        for name in args.models:
-            handle = load_model(name, device=args.device, dtype=args.dtype, limits=Limits(max_samples=64))
-            partner = PARTNERS.get(name)
-            scorer = load_model(partner, device=args.device, dtype=args.dtype) if partner in args.models else None
-            rows += diversity_sweep(handle, results, prompts, heldout_text(handle, args.contexts), seed=args.seed,
-                                    scorer=scorer)
-        diversity = pd.DataFrame(rows)
-        diversity_path = args.out.with_name(args.out.stem + "-diversity.csv")
-        diversity.to_csv(diversity_path, index=False)
-        print(f"\nGenerated text: {len(diversity):,} rows in {time.perf_counter() - started:.1f} s → {diversity_path}")
+
+
+def generated_text(args: argparse.Namespace, prompts: list[StudyPrompt]) -> None:
+    """The diversity of generated text, into the ``-diversity.csv`` file beside ``args.out``."""
+    results = read_results(args.out)
+    started = time.perf_counter()
+    rows = []
+    for name in args.generate_models or args.models:
+        handle = load_model(name, device=args.device, dtype=args.dtype, limits=Limits(max_samples=64))
+        partner = PARTNERS.get(name)
+        scorer = load_model(partner, device=args.device, dtype=args.dtype) if partner in args.models else None
+        rows += diversity_sweep(handle, results, prompts, heldout_sources(handle, args.contexts), seed=args.seed,
+                                scorer=scorer, chat=args.chat_template or uses_chat_template(handle))
+    diversity = pd.DataFrame(rows)
+    diversity_path = args.out.with_name(args.out.stem + "-diversity.csv")
+    diversity.to_csv(diversity_path, index=False)
+    print(f"\nGenerated text: {len(diversity):,} rows in {time.perf_counter() - started:.1f} s → {diversity_path}")
 
 
 if __name__ == "__main__":

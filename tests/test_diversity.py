@@ -13,23 +13,27 @@ from sampling.study import StudyPrompt
 
 
 def test_perplexity_under_another_model_is_the_exponent_of_its_mean_surprise():
+    """The scorer reads the texts with its own tokenizer: the prompt as it feeds text, the
+    continuation after it."""
     scorer = load_model("fortune-base")
-    prompt, continuation = scorer.encode("hello, this is").ids, scorer.encode(" my favorite thing").ids
+    prompt = scorer.tokenizer("hello, this is")["input_ids"]
+    continuation = scorer.tokenizer(" my favorite thing", add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
         logits = scorer.model(input_ids=torch.tensor([prompt + continuation])).logits[0].float()
     log_probs = torch.log_softmax(logits, -1)
     surprises = [-float(log_probs[len(prompt) - 1 + i, token]) for i, token in enumerate(continuation)]
-    assert study.perplexity_under(scorer, prompt, continuation) == pytest.approx(
+    assert study.perplexity_under(scorer, "hello, this is", " my favorite thing") == pytest.approx(
         math.exp(sum(surprises) / len(surprises)), rel=1e-5)
 
 
-def test_starts_are_one_prompt_per_category_and_held_out_passages():
+def test_starts_take_each_category_in_turn_and_held_out_passages_of_each_source():
     prompts = [StudyPrompt("facts", "a"), StudyPrompt("facts", "b"), StudyPrompt("story", "c"),
                StudyPrompt("code", "d")]
-    heldout = "<|endoftext|>".join(["x" * 100, "short", "y" * 200])
-    starts = study.diversity_prompts(prompts, heldout, per_kind=2)
-    assert [(start.category, start.text[:1]) for start in starts] == [("facts", "a"), ("story", "c"),
-                                                                       ("heldout", "x"), ("heldout", "y")]
+    heldout = {"one": "<|endoftext|>".join(["x" * 100, "short", "y" * 200]), "two": "z" * 300}
+    starts = study.diversity_prompts(prompts, heldout, per_kind=4)
+    assert [(start.category, start.text[:1]) for start in starts] == [
+        ("facts", "a"), ("story", "c"), ("code", "d"), ("facts", "b"),
+        ("heldout one", "x"), ("heldout two", "z"), ("heldout one", "y")]
     assert all(len(start.text) <= 160 for start in starts)
 
 
@@ -41,13 +45,13 @@ def test_a_small_diversity_run_measures_every_setting(monkeypatch):
     # An exchange rate given outright: top_p 0.4 has the entropy of T 0.5, and so on.
     results = pd.DataFrame({"model": ["fortune-small"]})
     monkeypatch.setattr(study, "exchange_table", lambda frame: pd.DataFrame(
-        {"temperature": [0.5, 0.7, 0.9], "top_p": [0.4, 0.6, 0.8]}))
-    rows = pd.DataFrame(study.diversity_sweep(load_model("fortune-small"), results, [], None,
+        {"temperature": [0.5, 0.7, 0.9], "mean_top_p": [0.4, 0.6, 0.8]}))
+    rows = pd.DataFrame(study.diversity_sweep(load_model("fortune-small"), results, [], {},
                                               scorer=load_model("fortune-base")))
     assert len(rows) == 2 * 9, "two seeds × (3 temperatures, 3 top_p, 3 top_p of equal entropy)"
     matched = rows[rows["matched_entropy"]]
     assert sorted(matched["value"].unique()) == [0.4, 0.6, 0.8]
-    for column in ("distinct_1", "distinct_2", "distinct_3", "self_bleu"):
+    for column in ("distinct_1", "distinct_2", "distinct_3", "self_bleu", "repetition_rate"):
         assert rows[column].between(0, 1).all(), column
     assert (rows["entropy_rate_bits"] >= 0).all() and (rows["partner_perplexity"] > 1).all()
     # Sharper sampling repeats more: temperature 0.5 is less diverse than 0.9.

@@ -264,6 +264,12 @@ def test_a_model_that_needs_bos_is_fed_it_everywhere(tmp_path):
     ids = plain.tokenizer(text, add_special_tokens=False)["input_ids"]
     start = int(torch.randint(0, len(ids) - 64, (1,), generator=torch.Generator().manual_seed(0)))
     assert torch.allclose(windows.logits[0], plain.logits_after([bos, ids[start]]), atol=1e-4)
+    # Its held-out perplexity is the one of the window read after BOS: a feeding bug shows as a number.
+    with torch.inference_mode():
+        logits = plain.model(input_ids=torch.tensor([[bos, *ids[start : start + 64]]])).logits[0, 1:].double()
+    targets = torch.tensor(ids[start + 1 : start + 65])
+    surprise = -torch.log_softmax(logits, -1).gather(1, targets[:, None]).mean()
+    assert windows.perplexity == pytest.approx(float(torch.exp(surprise)), rel=1e-4)
 
 
 def test_llama_cpp_native_module_is_there_in_ci():

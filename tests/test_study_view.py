@@ -1,62 +1,50 @@
-"""The Study view leads with the answer computed from the shipped results, overlays every model,
-and shows one model in detail; the Compare-only controls are hidden there."""
+"""The Study view leads with the answer computed from the shipped results, in English and 中文,
+overlays every model, shows who wins against the context's entropy, and one model in detail; the
+Compare-only controls are hidden there."""
 
 import re
 from pathlib import Path
 
 from apptest_helpers import chart_frames, charts, new_app
 
-from sampling.study import exchange_table, margin_table, read_results, rule_table, verdict, vocab_sizes
+from app.text import study_answer
+from sampling import study
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "study" / "sweep.parquet"
 
 
-def test_study_view_renders_the_report_results():
+def shown(element) -> str:
+    return re.sub(r"\\(.)", r"\1", element.value)  # the page escapes markdown
+
+
+def test_study_view_renders_the_report_results_in_both_languages():
     at = new_app()
     at.run()
     at.radio(key="view").set_value("study").run()
     assert not at.exception, at.exception
-    results = read_results(RESULTS)
-    models = sorted(results["model"].unique())
-    margin, exchange = margin_table(results), exchange_table(results)
-    expected = verdict(margin, exchange, rule_table(results, vocab_sizes(results)))
-    assert expected.leader == "temperature", "the shipped results: temperature leads in every model at 0.5"
-    shown = re.sub(r"\\(.)", r"\1", at.info[0].value)  # the page escapes markdown
-    assert shown.startswith(f"Temperature moved next-token entropy more: at equal values (0.5), in all "
-                          f"{len(models)} models")
-    assert f"temperature 0.5 matches top_p {expected.matched_top_p:.2f}" in shown
+    results = study.read_results(RESULTS)
+    answer = study.answer(study.margin_table(results, values=study.VALUES), study.exchange_table(results),
+                          study.rule_summary(study.cross_model_rules(results)))
+    assert shown(at.info[0]) == study_answer(answer, "en")
+    assert {"smollm2", "gemma3"} <= set(answer.models), "the shipped results hold the real models"
+    assert list(answer.models[:2]) == ["smollm2", "gemma3"], "real models first"
     elements = charts(at)
-    margin, exchange = (max(chart_frames(element), key=len) for element in elements[:2])
-    assert set(margin["model"]) == set(models) == set(exchange["model"])
-    assert {"margin_low", "margin_high"} <= set(margin.columns)
+    margin, exchange, wins = (max(chart_frames(element), key=len) for element in elements[:3])
+    assert set(margin["model"]) == set(answer.models) == set(exchange["model"]) == set(wins["model"])
+    assert {"margin_low", "margin_high", "mean_top_p", "median_top_p"} <= set(margin.columns) | set(exchange.columns)
+    endpoint = at.dataframe[0].value
+    assert list(endpoint.iloc[:, 0]) == list(answer.models)
     assert not at.get("slider") and not at.text_area, "the Compare controls are hidden"
-    at.selectbox(key="study_model").set_value(models[-1]).run()
+    at.selectbox(key="study_model").set_value(answer.models[-1]).run()
     assert not at.exception
-    assert any(text.value.startswith(models[-1]) for text in at.text)
+    assert any(text.value.startswith(answer.models[-1]) for text in at.text)
 
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    assert shown(at.info[0]) == study_answer(answer, "zh") and shown(at.info[0]).startswith("平均而言")
+
+    at.session_state["lang"] = "en"
     at.radio(key="view").set_value("compare").run()
     assert not at.exception
     assert len(charts(at)) == 6
-
-
-def test_the_answer_line_follows_the_data():
-    import pandas as pd
-
-    from app.text import study_answer
-
-    def margins(*intervals):
-        return pd.DataFrame([{"model": f"m{i}", "value": 0.5, "margin_low": low, "margin_high": high}
-                             for i, (low, high) in enumerate(intervals)])
-
-    exchange = pd.DataFrame({"model": ["m0"], "temperature": [0.5], "top_p": [0.42]})
-    rule = pd.DataFrame({"model": ["m0"], "value": [0.5], "zipf_crossing": [1.31]})
-    mixed = verdict(margins((0.1, 0.3), (-0.4, -0.2), (-0.1, 0.2)), exchange, rule)
-    assert (mixed.leader, mixed.temperature_leads, mixed.top_p_leads) == ("mixed", 1, 1)
-    assert study_answer(mixed, "en").startswith("Neither control wins everywhere: at equal values (0.5), "
-                                                "temperature moved next-token entropy more in 1 of 3 models "
-                                                "and top_p in 1")
-    assert "about 1.31" in study_answer(mixed, "en") and "top_p 0.42" in study_answer(mixed, "en")
-    assert verdict(margins((-0.4, -0.2), (-0.3, -0.1)), exchange, rule).leader == "top_p"
-    undecided = verdict(margins((0.1, 0.3), (-0.1, 0.2)), exchange.iloc[:0], rule.iloc[:0])
-    assert undecided.leader == "mixed"
-    assert "Zipf" not in study_answer(undecided, "zh") and "相当于" not in study_answer(undecided, "zh")

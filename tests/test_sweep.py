@@ -88,7 +88,12 @@ def test_command_line_writes_results_for_three_kinds_of_context(tmp_path, capsys
     contexts = results.groupby("context_set")["prompt_index"].nunique().to_dict()
     assert contexts["prompts"] == 3 and contexts["heldout"] == 64 and 1 <= contexts["generated"] <= 6
     assert results["zipf_s"].between(0.2, 4).all()
-    assert "fortune-small: at 0.5, |ΔH_T| − |ΔH_p| =" in printed
+    assert "fortune-small: at 0.5, mean |ΔH_T| − |ΔH_p| =" in printed
+    assert results.groupby("context_set")["cluster"].nunique().to_dict() == {
+        "prompts": 3, "heldout": 1, "generated": 2}, "a prompt, a window, a continuation: one cluster each"
+    facts = pd.read_csv(tmp_path / "results-models.csv").iloc[0]
+    assert facts["model"] == "fortune-small" and facts["heldout_contexts"] == 64
+    assert 1 < facts["perplexity_fortunes"] < 1000
     table = margin_table(results)
     at_one = table[table["value"] == 1.0].iloc[0]
     assert at_one["margin_bits"] == pytest.approx(0, abs=1e-5)

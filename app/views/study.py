@@ -13,11 +13,10 @@ import streamlit as st
 
 from app import charts
 from app.html import REASON_CHARACTERS, escape_markdown, safe_markdown
-from app.text import chart_titles, study_answer, t
+from app.text import chart_titles, study_answer, study_models, t
 from sampling import study
 
 STUDY_RESULTS = Path(__file__).resolve().parent.parent.parent / "docs" / "study" / "sweep.parquet"
-ANSWER_VALUE = 0.5
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -34,9 +33,25 @@ def cached_results(data: bytes | None, name: str) -> pd.DataFrame:
 def analysis(data: bytes | None, name: str) -> dict[str, pd.DataFrame]:
     """Every table the view draws, computed once per results file."""
     results = cached_results(data, name)
-    return {"margin": study.margin_table(results), "exchange": study.exchange_table(results),
-            "sensitivity": study.sensitivity_table(results), "rule": study.rule_table(results, study.vocab_sizes(results)),
+    return {"margin": study.margin_table(results), "endpoint": study.margin_table(results, values=study.VALUES),
+            "exchange": study.exchange_table(results), "sensitivity": study.sensitivity_table(results),
+            "zipf": study.rule_table(results, study.vocab_sizes(results)),
+            "rules": study.rule_summary(study.cross_model_rules(results)), "wins": study.wins_by_entropy(results),
             "joint": results[results["sweep"] == "joint"]}
+
+
+def endpoint_table(endpoint: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The primary endpoint per model, as the page shows it: the mean margin with its interval and
+    the shares of contexts each control wins."""
+    at = endpoint[np.isclose(endpoint["value"], study.PRIMARY_VALUE)]
+    return pd.DataFrame({
+        t(lang, "study_column_model"): at["model"],
+        t(lang, "study_column_margin"): [f"{row.margin_bits:+.2f} ({row.margin_low:+.2f} … {row.margin_high:+.2f})"
+                                         for row in at.itertuples()],
+        t(lang, "study_column_temperature"): [f"{row.temperature_share:.0%}" for row in at.itertuples()],
+        t(lang, "study_column_top_p"): [f"{row.top_p_share:.0%}" for row in at.itertuples()],
+        t(lang, "study_column_one_token"): [f"{row.one_token_share:.0%}" for row in at.itertuples()],
+    })
 
 
 def render(lang: str) -> None:
@@ -44,15 +59,17 @@ def render(lang: str) -> None:
     upload = st.file_uploader(t(lang, "study_upload"), type=["parquet", "csv"], key="study_upload")
     data, name = (upload.getvalue(), upload.name) if upload else (None, "")
     try:
-        with st.spinner():
+        with st.spinner(t(lang, "study_computing")):
             tables = analysis(data, name)
     except (ValueError, OSError) as error:
         st.error(safe_markdown("{reason}", REASON_CHARACTERS, reason=str(error)))
         return
-    verdict = study.verdict(tables["margin"], tables["exchange"], tables["rule"], ANSWER_VALUE)
-    st.info(escape_markdown(study_answer(verdict, lang)))
+    answer = study.answer(tables["endpoint"], tables["exchange"], tables["rules"], study.PRIMARY_VALUE)
+    st.info(escape_markdown(study_answer(answer, lang)))
+    st.caption(escape_markdown(study_models(answer.models, lang)))
     st.caption(escape_markdown(t(lang, "study_caveats")))
     st.caption(escape_markdown(t(lang, "study_intro")))
+    st.dataframe(endpoint_table(tables["endpoint"], lang), hide_index=True, width="stretch")
     titles = chart_titles(lang)
     left, right = st.columns(2)
     with left:
@@ -61,14 +78,15 @@ def render(lang: str) -> None:
     with right:
         st.markdown(f"**{escape_markdown(t(lang, 'study_exchange'))}**", help=t(lang, "study_exchange_help"))
         st.altair_chart(charts.exchange_chart(tables["exchange"], titles), width="stretch")
+    st.markdown(f"**{escape_markdown(t(lang, 'study_wins'))}**", help=t(lang, "study_wins_help"))
+    st.altair_chart(charts.wins_chart(tables["wins"], titles), width="stretch")
 
     st.subheader(t(lang, "study_detail"))
-    models = sorted(tables["margin"]["model"].unique())
-    model = st.selectbox(t(lang, "study_model"), models, key="study_model")
-    rule = tables["rule"][tables["rule"]["model"] == model]
+    model = st.selectbox(t(lang, "study_model"), list(answer.models), key="study_model")
+    rule = tables["zipf"][tables["zipf"]["model"] == model]
     if len(rule) and not np.isnan(rule["zipf_crossing"].iloc[0]):
         row = rule.iloc[0]
-        st.text(t(lang, "study_rule", model=model, value=f"{row['value']:g}", crossing=row["zipf_crossing"],
+        st.text(t(lang, "study_rule_detail", model=model, value=f"{row['value']:g}", crossing=row["zipf_crossing"],
                   steeper=row["steeper_share"], accuracy=row["accuracy"], low=row["accuracy_low"],
                   high=row["accuracy_high"]))
     sensitivity = tables["sensitivity"][tables["sensitivity"]["model"] == model].set_index("control")["bits_per_tenth"]
