@@ -100,18 +100,26 @@ def top_tokens(trace: Trace, labeller: Labeller, top_n: int, drawn: int | None =
     })
 
 
-ARITHMETIC_COLUMNS = ("rank", "label", "logit", "scaled_logit", "scaled_prob", "cumulative", "final_prob",
-                      "removed_by")
+OUTCOME_COLUMNS = ("label", "final_prob", "removed_by")
+ARITHMETIC_COLUMNS = ("label", "logit", "scaled_logit", "scaled_prob", "cumulative")
+"""The worked arithmetic in two narrow tables, so that each fits its panel: what each token ends
+with, then how it got there."""
+
+
+def outcome(tokens: pd.DataFrame) -> pd.DataFrame:
+    """Each top token's final probability and the stage that removed it ("" where kept)."""
+    return tokens[list(OUTCOME_COLUMNS)]
 
 
 def arithmetic(tokens: pd.DataFrame) -> pd.DataFrame:
     """The worked arithmetic of the top tokens, from `top_tokens`: logits (and, where the logit bias,
-    penalties or DRY moved them, the moved logits), logits divided by the temperature, their softmax,
-    its running sum in rank order, the final probability and the stage that removed the token."""
+    penalties or DRY moved them, the moved logits), logits divided by the temperature, their softmax
+    and its running sum in rank order. Columns that do not apply (no temperature divides in greedy
+    decoding) are left out rather than shown empty."""
     columns = list(ARITHMETIC_COLUMNS)
     if not tokens["adjusted_logit"].equals(tokens["logit"]):
         columns.insert(columns.index("logit") + 1, "adjusted_logit")
-    return tokens[columns]
+    return tokens[[column for column in columns if not tokens[column].isna().all()]]
 
 
 def thresholds(trace: Trace) -> list[tuple[str, float]]:

@@ -208,7 +208,14 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "min_p 去掉概率低于 min_p × 最高概率的词元。",
     },
     "advanced": {"en": "More samplers", "zh": "更多采样器"},
-    "filters": {"en": "Filters: top_k, min_p, typical_p, ε, η", "zh": "过滤器：top_k、min_p、typical_p、ε、η"},
+    "advanced_help": {
+        "en": "One group at a time, below the charts. Filters: top_k, min_p, typical_p, ε and η cutoffs. Penalties: "
+        "repetition, frequency and presence penalties and the logit bias. llama.cpp: DRY, top-n-sigma, XTC, dynamic "
+        "temperature, mirostat and the custom order of samplers.",
+        "zh": "一次打开一组，显示在图表下方。过滤器：top_k、min_p、typical_p、ε 和 η 截断。惩罚：重复、频率和存在惩罚以及 logit 偏置。"
+        "llama.cpp：DRY、top-n-sigma、XTC、动态温度、mirostat 以及自定义的采样器顺序。",
+    },
+    "filters": {"en": "Filters", "zh": "过滤器"},
     "typical_p": {"en": "typical_p (1 = off)", "zh": "typical_p（1 = 关闭）"},
     "typical_p_help": {
         "en": "typical_p keeps the tokens whose surprise is closest to the entropy, until their mass reaches typical_p.",
@@ -234,7 +241,7 @@ TEXT: dict[str, dict[str, str]] = {
                              "zh": "超出滑块范围，已限制：{names}。"},
     "greedy_setting": {"en": "greedy", "zh": "贪心解码"},
     "nothing_set": {"en": "nothing changed (temperature 1, no filter)", "zh": "没有任何改变（温度 1，无过滤）"},
-    "penalties": {"en": "Penalties and logit bias", "zh": "惩罚和 logit 偏置"},
+    "penalties": {"en": "Penalties, bias", "zh": "惩罚和偏置"},
     "repetition_penalty": {"en": "repetition penalty (1 = off)", "zh": "重复惩罚（1 = 关闭）"},
     "repetition_penalty_help": {
         "en": "Every token already in the context has its logit divided by this (multiplied, if negative), "
@@ -283,8 +290,7 @@ TEXT: dict[str, dict[str, str]] = {
                                   "beyond ±100, repeated, or past 64): {entries}",
                             "zh": "未使用的 logit 偏置条目（格式不是 id:偏置、id 超出词表、偏置超过 ±100、重复或超过 64 个）："
                                   "{entries}"},
-    "llama_samplers": {"en": "llama.cpp only: DRY, top-n-sigma, XTC, dynamic temperature, mirostat, order",
-                       "zh": "仅 llama.cpp：DRY、top-n-sigma、XTC、动态温度、mirostat、顺序"},
+    "llama_samplers": {"en": "llama.cpp only", "zh": "仅 llama.cpp"},
     "dry_multiplier": {"en": "DRY multiplier (0 = off)", "zh": "DRY 乘数（0 = 关闭）"},
     "dry_multiplier_help": {
         "en": "DRY (don't repeat yourself) penalises a token that would extend a repeat of earlier text: by "

@@ -205,9 +205,11 @@ def test_the_arithmetic_table_is_the_pipeline_worked_out(page):
 
     page.slider(key="a_temperature").set_value(0.7).run()
     page.slider(key="a_top_p").set_value(0.8).run()
-    shown = next(frame.value for frame in page.dataframe if "logit / T" in frame.value.columns)  # panel A's
-    shown = shown.rename(columns={"logit / T": "scaled_logit", "softmax(logit / T)": "scaled_prob",
-                                  "final p": "final_prob", "removed by": "removed_by"})
+    # Panel A's two tables (the first of each): what each token ends with, and how it got there.
+    outcome = next(frame.value for frame in page.dataframe if "removed_by" in frame.value.columns)
+    shown = next(frame.value for frame in page.dataframe if "scaled_logit" in frame.value.columns)
+    assert outcome["label"].tolist() == shown["label"].tolist()
+    shown = shown.join(outcome[["final_prob", "removed_by"]])
     handle = resources.model(page.session_state["model"])
     logits = handle.next_token_logits(page.session_state["prompt"]).logits
     config = state.panel_config(page.session_state, "a")

@@ -137,16 +137,54 @@ def apply_chosen_preset(panel: str) -> None:
     st.session_state[preset_key] = None
 
 
-def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
-    """Preset and engine order side by side, temperature and top_p (the two the page is about),
-    and the other filters folded, so that the charts are on the first screen."""
-    st.subheader(t(lang, "panel", panel=panel.upper()))
-    order_key = state.panel_key(panel, "order")
+def panel_controls(panel: str, lang: str) -> None:
+    """Preset and engine order side by side, then temperature and top_p (the two the page is
+    about): the same height in both panels, whatever either holds, so that A and B line up."""
     preset, order = st.columns(2)
     preset.selectbox(t(lang, "preset"), [state.MODEL_PRESET, *state.PRESETS], index=None,
                      key=state.panel_key(panel, "preset"), placeholder="—", on_change=apply_chosen_preset,
                      args=(panel,), help=t(lang, "preset_help"))
-    order.selectbox(t(lang, "order"), sampling.ORDERS, key=order_key, help=t(lang, "order_help"))
+    order.selectbox(t(lang, "order"), sampling.ORDERS, key=state.panel_key(panel, "order"), help=t(lang, "order_help"))
+    controls = {control.name: control for control in state.SAMPLING_CONTROLS}
+    for name in ("temperature", "top_p"):
+        control_slider(panel, controls[name], lang)
+
+
+FOLDED_GROUPS = {"filters": ("top_k", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"),
+                 "penalties": ("repetition_penalty", "frequency_penalty", "presence_penalty", "penalty_last_n"),
+                 "llama_samplers": ("dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n",
+                                    "top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range",
+                                    "dynatemp_exponent", "mirostat", "mirostat_tau", "mirostat_eta")}
+
+
+def more_samplers(panel: str, lang: str) -> None:
+    """The other controls, one group at a time, drawn only when picked (the browser builds a few
+    sliders instead of forty; see state.initialize for the values kept). Below the panel's charts:
+    opening a group moves nothing that the other panel has beside it."""
+    order_key = state.panel_key(panel, "order")
+    controls = {control.name: control for control in state.SAMPLING_CONTROLS}
+    unsupported = state.unsupported(st.session_state[order_key])
+    group = st.pills(t(lang, "advanced"), list(FOLDED_GROUPS), format_func=lambda title: t(lang, title),
+                     key=state.panel_key(panel, "more"), help=t(lang, "advanced_help"))
+    if group is None:
+        return
+    for name in FOLDED_GROUPS[group]:
+        control_slider(panel, controls[name], lang, disabled=name in unsupported)
+    if group == "penalties":
+        st.text_input(t(lang, "logit_bias"), key=state.panel_key(panel, "logit_bias"),
+                      max_chars=controls["logit_bias"].max_length,
+                      help=t(lang, "logit_bias_help"), placeholder="13:-100, 262:5")
+    if group == "llama_samplers":
+        samplers_picker(panel, lang, disabled="samplers" in unsupported)
+    missing = [name for name in FOLDED_GROUPS[group] if name in unsupported]
+    if missing:
+        st.caption(escape_markdown(
+            f"{', '.join(missing)}: {t(lang, 'unsupported', order=st.session_state[order_key])}"))
+
+
+def setting_notes(panel: str, lang: str) -> None:
+    """What changed the setting: the model's own defaults read by the preset, the values the
+    engine adjusted."""
     note = st.session_state.pop(state.panel_key(panel, "preset_note"), None)
     if isinstance(note, str):
         st.error(safe_markdown("{reason}", REASON_CHARACTERS, reason=note))
@@ -156,35 +194,8 @@ def panel_controls(panel: str, lang: str) -> sampling.SamplingConfig:
                                  settings=notices.describe_config(config, lang)))
         if clamped:
             st.caption(safe_markdown(template(lang, "model_preset_clamped"), names=", ".join(clamped)))
-    controls = {control.name: control for control in state.SAMPLING_CONTROLS}
-    unsupported = state.unsupported(st.session_state[order_key])
-    for name in ("temperature", "top_p"):
-        control_slider(panel, controls[name], lang)
-    folded = {"filters": ("top_k", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"),
-              "penalties": ("repetition_penalty", "frequency_penalty", "presence_penalty", "penalty_last_n"),
-              "llama_samplers": ("dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n",
-                                 "top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range",
-                                 "dynatemp_exponent", "mirostat", "mirostat_tau", "mirostat_eta")}
-    # One group at a time, drawn only when picked: the charts stay on the first screen, and the
-    # browser builds a few sliders instead of forty (see state.initialize for the values kept).
-    group = st.pills(t(lang, "advanced"), list(folded), format_func=lambda title: t(lang, title),
-                     key=state.panel_key(panel, "more"))
-    if group is not None:
-        for name in folded[group]:
-            control_slider(panel, controls[name], lang, disabled=name in unsupported)
-        if group == "penalties":
-            st.text_input(t(lang, "logit_bias"), key=state.panel_key(panel, "logit_bias"),
-                          max_chars=controls["logit_bias"].max_length,
-                          help=t(lang, "logit_bias_help"), placeholder="13:-100, 262:5")
-        if group == "llama_samplers":
-            samplers_picker(panel, lang, disabled="samplers" in unsupported)
-        missing = [name for name in folded[group] if name in unsupported]
-        if missing:
-            st.caption(escape_markdown(
-                f"{', '.join(missing)}: {t(lang, 'unsupported', order=st.session_state[order_key])}"))
     for adjustment in state.panel_adjustments(st.session_state, panel):
         st.caption(safe_markdown(template(lang, adjustment.key), **adjustment.values))
-    return state.panel_config(st.session_state, panel)
 
 
 def samplers_picker(panel: str, lang: str, disabled: bool) -> None:
@@ -221,10 +232,25 @@ def arithmetic_table(rows: dict, lang: str) -> None:
     """The seed's walk-through as a table: logit, logit / T, softmax, cumulative sum, cut."""
     with st.expander(t(lang, "arithmetic")):
         st.caption(escape_markdown(t(lang, "arithmetic_help")))
-        table = tables.arithmetic(rows["top"]).rename(columns=lambda column: t(lang, f"column_{column}"))
-        st.dataframe(table, hide_index=True, width="stretch")
+        for table in (tables.outcome(rows["top"]), tables.arithmetic(rows["top"])):
+            st.dataframe(table, hide_index=True, width="stretch", column_config={
+                column: arithmetic_column(column, lang) for column in table.columns})
         for stage, value in rows["thresholds"]:
             st.caption(escape_markdown(t(lang, f"threshold_{stage}", value=value)))
+
+
+ARITHMETIC_FORMATS = {"logit": "%.4g", "adjusted_logit": "%.4g", "scaled_logit": "%.4g", "scaled_prob": "%.4g",
+                      "final_prob": "%.4g", "cumulative": "%.7f"}
+"""Significant digits (small probabilities in e-notation); the running sum to float32's seven
+decimals, so that it never reads 1 before it is."""
+
+
+def arithmetic_column(column: str, lang: str):
+    """The arithmetic table's column: its title in ``lang``, narrow, numbers to significant digits."""
+    title = t(lang, f"column_{column}")
+    if column in ARITHMETIC_FORMATS:
+        return st.column_config.NumberColumn(title, format=ARITHMETIC_FORMATS[column], width="small")
+    return st.column_config.Column(title, width="small")
 
 
 @dataclass(frozen=True)
@@ -242,7 +268,7 @@ def show_divergence(places: Placeholders, source: resources.Source, prompt: str,
     """What A and B are (one line at the top), and KL both ways and Jensen–Shannon between them,
     from the settings as they are now."""
     configs = {panel: state.panel_config(st.session_state, panel) for panel in state.PANELS}
-    places.summary.info(escape_markdown(notices.describe_pair(configs["a"], configs["b"], lang)))
+    places.summary.caption(escape_markdown(notices.describe_pair(configs["a"], configs["b"], lang)))
     logits = {panel: panel_trace(source, prompt, config).final_logits for panel, config in configs.items()}
     figures = (("kl_ab", metrics.kl_divergence_of_logits(logits["a"], logits["b"], bits=True)),
                ("kl_ba", metrics.kl_divergence_of_logits(logits["b"], logits["a"], bits=True)),
@@ -289,23 +315,34 @@ def show_stale_samples(places: Placeholders, panel: str, lang: str) -> None:
 @st.fragment
 def panel_view(panel: str, handle: ModelHandle, source: resources.Source, prompt: str, lang: str,
                places: Placeholders) -> None:
-    """One panel: its controls, figures, notices and charts. A fragment, so that moving one of its
+    """One panel, top to bottom: the top-tokens chart and the key figures, the main controls,
+    the other two charts; then what varies from panel to panel (notes, the other samplers, the
+    arithmetic), so that A's and B's charts always line up. A fragment, so that moving one of its
     sliders reruns only this panel (and updates the A-vs-B figures in place)."""
-    config = panel_controls(panel, lang)
+    st.subheader(t(lang, "panel", panel=panel.upper()))
+    figures = st.container()  # drawn into after the controls below it have their values
+    panel_controls(panel, lang)
+    rest = st.container()
+    setting_notes(panel, lang)
+    config = state.panel_config(st.session_state, panel)
     try:
         trace = panel_trace(source, prompt, config)
     except ValueError as error:
-        st.error(safe_markdown(template(lang, "bad_logits"), REASON_CHARACTERS, reason=str(error)))
+        figures.error(safe_markdown(template(lang, "bad_logits"), REASON_CHARACTERS, reason=str(error)))
+        more_samplers(panel, lang)
         return
+    specs = panel_charts(handle, source, prompt, config, st.session_state["top_n"], lang)
+    with figures:
+        metric_row(metrics.summary(trace), lang)
+        chart_with_title(panel, CHART_KEYS[0], specs[0], lang)
+    with rest:
+        for key, chart in zip(CHART_KEYS[1:], specs[1:], strict=True):
+            chart_with_title(panel, key, chart, lang)
     if config.greedy:
         st.caption(t(lang, "greedy_note"))
-    metric_row(metrics.summary(trace), lang)
     for line in panel_notices(source, prompt, config, lang):
         st.caption(escape_markdown(line))
-    specs = panel_charts(handle, source, prompt, config, st.session_state["top_n"], lang)
-    for key, chart in zip(CHART_KEYS, specs, strict=True):
-        st.markdown(f"**{t(lang, key)}**", help=t(lang, f"{key}_help"))
-        st.vega_lite_chart(chart.with_data(), width="stretch", key=state.panel_key(panel, key))
+    more_samplers(panel, lang)
     server_check(handle, source, prompt, config, trace, lang)
     arithmetic_table(panel_tables(source, prompt, config, st.session_state["top_n"]), lang)
     # Built only when clicked, from what this run holds: no Streamlit call, so no script context needed.
@@ -317,6 +354,11 @@ def panel_view(panel: str, handle: ModelHandle, source: resources.Source, prompt
     show_divergence(places, source, prompt, lang)
     show_stale_samples(places, panel, lang)
     state.sync_url(st.session_state, st.query_params, resources.settings())
+
+
+def chart_with_title(panel: str, key: str, chart: charts.ChartSpec, lang: str) -> None:
+    st.markdown(f"**{t(lang, key)}**", help=t(lang, f"{key}_help"))
+    st.vega_lite_chart(chart.with_data(), width="stretch", key=state.panel_key(panel, key))
 
 
 @st.fragment
@@ -415,6 +457,9 @@ def diversity(*request) -> list[float]:
             metrics.self_bleu([c.text for c in continuations]), metrics.mean_token_entropy(entropies)]
 
 
+PAGE_STYLE = ("<style>[data-testid='stMainBlockContainer'] {padding-top: 2.5rem} "
+              "[data-testid='stMainBlockContainer'] h1 {font-size: 2.25rem}</style>")
+"""The page's own top margin and title size: Streamlit's would push the charts below the first screen."""
 BYTE_LABEL = re.compile(r"<0x[0-9A-F]{2}>")
 SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -435,8 +480,8 @@ def stand_in_notice(handle: ModelHandle, settings: Settings, lang: str) -> str:
 def render(settings: Settings, lang: str) -> None:
     """The Compare view, with the sidebar (drawn after the model is settled, so that it shows the
     model actually in use)."""
-    st.title(t(lang, "title"))
-    st.caption(t(lang, "intro"))
+    st.html(PAGE_STYLE)
+    st.title(t(lang, "title"), anchor=False, help=t(lang, "intro"))
     for notice in st.session_state.pop("url_notices", []):
         st.warning(safe_markdown(template(lang, notice.key), **notice.values), icon="🔗")
     handle = usable_model(settings, lang)
@@ -459,11 +504,6 @@ def render(settings: Settings, lang: str) -> None:
         st.stop()
     st.session_state["vocab"] = next_token.logits.shape[-1]  # the logit bias takes ids below it
     runtime_line(handle, source, prompt, next_token, lang)
-    with st.expander(t(lang, "prompt_tokens")):
-        if source.chat:
-            st.caption(t(lang, "chat_text"))
-            st.code(handle.chat_text(prompt), language=None, wrap_lines=True)
-        st.html(prompt_html(next_token.prompt.labels, next_token.prompt.ids))
     if next_token.prompt.truncated:
         st.info(t(lang, "truncated", context=handle.context_length))
     if next_token.prompt.conditioned_on_bos:
@@ -475,6 +515,7 @@ def render(settings: Settings, lang: str) -> None:
 
     summary = st.empty()
     panels = dict(zip(state.PANELS, st.columns(2, gap="large"), strict=True))
+    prompt_place = st.container()
     st.subheader(t(lang, "divergence"), help=t(lang, "divergence_help"))
     divergence = [column.empty() for column in st.columns(3)]
     samples = dict(zip(state.PANELS, st.columns(2, gap="large"), strict=True))
@@ -482,6 +523,12 @@ def render(settings: Settings, lang: str) -> None:
     for panel, column in panels.items():
         with column:
             panel_view(panel, handle, source, prompt, lang, places)
+    with prompt_place:
+        with st.expander(t(lang, "prompt_tokens")):
+            if source.chat:
+                st.caption(t(lang, "chat_text"))
+                st.code(handle.chat_text(prompt), language=None, wrap_lines=True)
+            st.html(prompt_html(next_token.prompt.labels, next_token.prompt.ids))
     for panel, column in samples.items():
         with column:
             samples_section(panel, source, prompt, lang, settings, places)
