@@ -208,6 +208,8 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "min_p 去掉概率低于 min_p × 最高概率的词元。",
     },
     "advanced": {"en": "More samplers", "zh": "更多采样器"},
+    "word_token": {"en": "token", "zh": "词元"},
+    "word_tokens": {"en": "tokens", "zh": "词元"},
     "advanced_help": {
         "en": "One group at a time, below the charts. Filters: top_k, min_p, typical_p, ε and η cutoffs. Penalties: "
         "repetition, frequency and presence penalties and the logit bias. llama.cpp: DRY, top-n-sigma, XTC, dynamic "
@@ -271,11 +273,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "llama.cpp 的惩罚统计最近多少个词元；上下文更短时统计全部。0 表示关闭；在 llama.cpp 0.3.36 中 -1 也是关闭"
         "（窗口被截为不小于 0；llama-server 拒绝 -1）。",
     },
-    "threshold_repetition_penalty": {"en": "repetition penalty: {value:,.0f} tokens of the context penalised",
+    "threshold_repetition_penalty": {"en": "repetition penalty: {value:,.0f} {tokens} of the context penalised",
                                      "zh": "重复惩罚：上下文中 {value:,.0f} 个词元受到惩罚"},
-    "threshold_frequency_penalty": {"en": "frequency penalty: {value:,.0f} tokens penalised",
+    "threshold_frequency_penalty": {"en": "frequency penalty: {value:,.0f} {tokens} penalised",
                                     "zh": "频率惩罚：{value:,.0f} 个词元受到惩罚"},
-    "threshold_presence_penalty": {"en": "presence penalty: {value:,.0f} tokens penalised",
+    "threshold_presence_penalty": {"en": "presence penalty: {value:,.0f} {tokens} penalised",
                                    "zh": "存在惩罚：{value:,.0f} 个词元受到惩罚"},
     "unsupported": {"en": "not part of the {order} sampler", "zh": "{order} 的采样器没有这一项"},
     "logit_bias": {"en": "logit bias: token id:bias, …", "zh": "logit 偏置：词元 id:偏置, …"},
@@ -308,7 +310,7 @@ TEXT: dict[str, dict[str, str]] = {
     "dry_penalty_last_n": {"en": "DRY last n tokens (0 = off)", "zh": "DRY 检查最近 n 个词元（0 = 关闭）"},
     "dry_penalty_last_n_help": {"en": "How many of the last tokens DRY searches for repeats.",
                                 "zh": "DRY 在最近多少个词元中寻找重复。"},
-    "threshold_dry_multiplier": {"en": "DRY: {value:,.0f} tokens penalised", "zh": "DRY：{value:,.0f} 个词元受到惩罚"},
+    "threshold_dry_multiplier": {"en": "DRY: {value:,.0f} {tokens} penalised", "zh": "DRY：{value:,.0f} 个词元受到惩罚"},
     "top_n_sigma": {"en": "top_n_sigma (≤ 0 = off)", "zh": "top_n_sigma（≤ 0 = 关闭）"},
     "top_n_sigma_help": {
         "en": "Keeps the tokens whose logit is within n standard deviations (over the logits still there) of "
@@ -362,7 +364,7 @@ TEXT: dict[str, dict[str, str]] = {
     "threshold_mirostat": {"en": "mirostat: p below {value:.4g} removed (surprise above μ)",
                            "zh": "mirostat：去掉概率低于 {value:.4g} 的词元（惊奇度超过 μ）"},
     "left_out": {"en": "Not in the custom order, so off: {names}.", "zh": "不在自定义顺序中，因此关闭：{names}。"},
-    "threshold_logit_bias": {"en": "logit bias: {value:,.0f} tokens biased", "zh": "logit 偏置：{value:,.0f} 个词元加了偏置"},
+    "threshold_logit_bias": {"en": "logit bias: {value:,.0f} {tokens} biased", "zh": "logit 偏置：{value:,.0f} 个词元加了偏置"},
     "threshold_top_n_sigma": {"en": "top_n_sigma: p below {value:.4g} removed",
                               "zh": "top_n_sigma：去掉概率低于 {value:.4g} 的词元"},
     "threshold_xtc_probability": {"en": "XTC: {value:,.0f} likely tokens removed",
@@ -665,7 +667,7 @@ TEXT: dict[str, dict[str, str]] = {
     "column_removed_by": {"en": "removed by", "zh": "被谁去掉"},
     "threshold_top_k": {"en": "top_k: tokens below p = {value:.4g} (the k-th largest) removed",
                         "zh": "top_k：去掉概率低于 {value:.4g}（第 k 大）的词元"},
-    "threshold_top_p": {"en": "top_p: the first {value:,.0f} tokens kept", "zh": "top_p：保留前 {value:,.0f} 个词元"},
+    "threshold_top_p": {"en": "top_p: the first {value:,.0f} {tokens} kept", "zh": "top_p：保留前 {value:,.0f} 个词元"},
     "threshold_min_p": {"en": "min_p: p below {value:.4g} removed", "zh": "min_p：去掉概率低于 {value:.4g} 的词元"},
     "threshold_typical_p": {"en": "typical_p: centred on the entropy, {value:.3f} nats",
                             "zh": "typical_p：以熵 {value:.3f} 奈特为中心"},

@@ -235,3 +235,8 @@ def test_a_bundled_model_is_introduced_as_a_tiny_stand_in(page):
     notices = [caption for caption in captions if "stand-in" in caption]
     assert len(notices) == 1 and notices[0].startswith("fortune-base is a tiny stand-in bundled for offline use (")
     assert "trained on English fortune cookies" in notices[0] and "This server allows: fortune-base" in notices[0]
+
+
+def test_one_token_is_one_token(page):
+    page.slider(key="a_top_p").set_value(0.01).run()
+    assert any(caption.value == "top\\_p\\: the first 1 token kept" for caption in page.caption)

@@ -236,7 +236,8 @@ def arithmetic_table(rows: dict, lang: str) -> None:
             st.dataframe(table, hide_index=True, width="stretch", column_config={
                 column: arithmetic_column(column, lang) for column in table.columns})
         for stage, value in rows["thresholds"]:
-            st.caption(escape_markdown(t(lang, f"threshold_{stage}", value=value)))
+            tokens = t(lang, "word_token" if value == 1 else "word_tokens")
+            st.caption(escape_markdown(t(lang, f"threshold_{stage}", value=value, tokens=tokens)))
 
 
 ARITHMETIC_FORMATS = {"logit": "%.4g", "adjusted_logit": "%.4g", "scaled_logit": "%.4g", "scaled_prob": "%.4g",
