@@ -208,6 +208,13 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "min_p 去掉概率低于 min_p × 最高概率的词元。",
     },
     "advanced": {"en": "More samplers", "zh": "更多采样器"},
+    "preset:this model's defaults": {"en": "this model's defaults", "zh": "这个模型的默认值"},
+    "preset:transformers do_sample=True defaults": {"en": "transformers do_sample=True defaults",
+                                                    "zh": "transformers do_sample=True 的默认值"},
+    "preset:vLLM defaults": {"en": "vLLM defaults", "zh": "vLLM 的默认值"},
+    "preset:llama.cpp defaults": {"en": "llama.cpp defaults", "zh": "llama.cpp 的默认值"},
+    "preset:greedy": {"en": "greedy", "zh": "贪心解码"},
+    "preset:all filters off": {"en": "all filters off", "zh": "关闭所有过滤器"},
     "word_token": {"en": "token", "zh": "词元"},
     "word_tokens": {"en": "tokens", "zh": "词元"},
     "advanced_help": {

@@ -582,7 +582,9 @@ def diversity_sweep(handle: ModelHandle, results: pd.DataFrame, prompts: Sequenc
                 yield row
 
 
-DIVERSITY_MEASURES = ("distinct_2", "self_bleu", "repetition_rate", "entropy_rate_bits", "partner_perplexity")
+DIVERSITY_MEASURES = ("distinct_2", "self_bleu", "repetition_rate", "entropy_rate_bits", "partner_surprise_nats")
+"""What the contrast compares. The scorer's perplexity is compared as its log, the mean surprise
+per token (nats): a few runaway samples make perplexities heavy-tailed."""
 
 
 def diversity_contrast(diversity: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
@@ -592,6 +594,8 @@ def diversity_contrast(diversity: pd.DataFrame, resamples: int = 2000) -> pd.Dat
     one for all the cells together, both at equal nominal values and at equal mean entropy (the
     top_p whose mean entropy matches that temperature's; the k-th smallest matched top_p goes with
     the k-th smallest temperature, as the exchange rate rises with temperature)."""
+    if "partner_perplexity" in diversity:
+        diversity = diversity.assign(partner_surprise_nats=np.log(diversity["partner_perplexity"]))
     cells = []
     for model, frame in diversity.groupby("model"):
         temperatures = frame[frame["parameter"] == "temperature"]

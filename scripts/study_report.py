@@ -225,7 +225,8 @@ def diversity_section(path: Path) -> str:
         "\"Equal mean entropy\" uses the top_p whose mean next-token entropy equals temperature 0.5, 0.7 and 0.9's "
         "(the first exchange rate above). Quality without rewarding loops: `repetition_rate` (the share of a "
         "sample's 4-grams it already wrote; loops score near 1) and `partner_perplexity`, the median perplexity "
-        f"another model gives the samples ({scorers or 'no scorer in this run'}; lower is more fluent). "
+        f"another model gives the samples ({scorers or 'no scorer in this run'}; lower is more fluent), compared "
+        "as its log, `partner_surprise_nats`, the mean surprise per token. "
         f"Intervals: bootstrap over starts; the counts below use intervals Bonferroni-adjusted for all "
         f"{len(contrast)} cells together.\n\n"
         + contrast_summary(contrast) + "\n\n"
@@ -267,29 +268,25 @@ def contrast_summary(contrast: pd.DataFrame) -> str:
                      + "; ".join(counts) + ".")
     matched = contrast[contrast["comparison"] == "equal entropy"]
 
-    def direction(measure: str) -> str:
+    def counts(measure: str) -> tuple[int, int, int]:
         cells = matched[matched["measure"] == measure]
-        if cells.empty:
-            return "unmeasured"
-        higher, lower = (cells["low_adjusted"] > 0).mean(), (cells["high_adjusted"] < 0).mean()
-        return "higher" if higher > 0.5 else "lower" if lower > 0.5 else "unclear"
+        return int((cells["low_adjusted"] > 0).sum()), int((cells["high_adjusted"] < 0).sum()), len(cells)
 
-    distinct, repetition, fluency = direction("distinct_2"), direction("repetition_rate"), direction(
-        "partner_perplexity")
-    if distinct == "higher":
-        line = "- At equal mean entropy, top_p's samples repeat fewer bigrams than temperature's"
-        line += {"lower": ", and repeat themselves less (fewer repeated 4-grams)",
-                 "higher": ", though they repeat themselves more (more repeated 4-grams)"}.get(repetition, "")
-        line += {"lower": "; the scoring model finds them more fluent, so the extra diversity is not incoherence",
-                 "higher": "; but the scoring model finds them less fluent: part of that diversity is incoherence",
-                 "unclear": "; whether that diversity costs fluency is not settled by the scoring model "
-                            "(its differences are within the adjusted intervals)",
-                 }.get(fluency, "")
-        lines.append(line + ".")
-    elif distinct == "lower":
-        lines.append("- At equal mean entropy, temperature's samples repeat fewer bigrams than top_p's.")
-    else:
-        lines.append("- At equal mean entropy, neither control's samples are clearly more diverse in most cells.")
+    phrases = {"distinct_2": ("more distinct bigrams", "fewer distinct bigrams", "distinct bigrams"),
+               "repetition_rate": ("more repeated 4-grams", "fewer repeated 4-grams", "repeated 4-grams"),
+               "partner_surprise_nats": ("a higher surprise under the scoring model",
+                                         "a lower surprise under the scoring model", "the scoring model's surprise")}
+    found = []
+    for measure, (more, fewer, noun) in phrases.items():
+        higher, lower, total = counts(measure)
+        if total and max(higher, lower) == 0:
+            found.append(f"no clear difference in {noun} (0 of {total} cells)")
+        elif total:
+            found.append(f"{more if higher >= lower else fewer} in {max(higher, lower)} of {total} cells "
+                         f"({min(higher, lower)} the other way)")
+    if found:
+        lines.append("- At equal mean entropy, where the adjusted interval is clear, top_p's samples have "
+                     + "; ".join(found) + ".")
     return "\n".join(lines)
 
 
@@ -390,8 +387,10 @@ Cluster-bootstrap 95% intervals (2,000 resamples); in brackets, adjusted for the
 
 {margin}
 
-Resampling whole windows, prompts and continuations widens the intervals over those of single
-contexts at {primary} by: {widths}.
+Resampling whole windows, prompts and continuations changes the width of the intervals over those of
+single contexts at {primary} by: {widths}. The held-out windows (8 per source) and the sampled
+continuations (8 per model) are few clusters: a bootstrap over few clusters is itself too narrow
+rather than too wide, so read these intervals as approximate, and the adjusted ones for claims.
 
 ### (b) The exact part, and a rule that carries across models
 

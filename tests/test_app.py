@@ -240,3 +240,12 @@ def test_a_bundled_model_is_introduced_as_a_tiny_stand_in(page):
 def test_one_token_is_one_token(page):
     page.slider(key="a_top_p").set_value(0.01).run()
     assert any(caption.value == "top\\_p\\: the first 1 token kept" for caption in page.caption)
+
+
+def test_every_preset_is_named_in_both_languages():
+    from app.state import MODEL_PRESET, PRESETS
+    from app.text import t
+
+    for name in (MODEL_PRESET, *PRESETS):
+        assert t("en", f"preset:{name}") == name
+        assert t("zh", f"preset:{name}") != name, name

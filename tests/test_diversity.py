@@ -76,4 +76,4 @@ def test_the_contrast_pairs_by_start_and_matches_each_temperature_with_its_top_p
     assert contrast.loc[("equal entropy", 0.9, "distinct_2"), ["difference", "low", "high"]].tolist() == \
         pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
     assert contrast.loc[("equal value", 0.9, "distinct_2"), "starts"] == 6
-    assert ("equal value", 0.5, "partner_perplexity") not in contrast.index, "no scorer, no quality proxy"
+    assert ("equal value", 0.5, "partner_surprise_nats") not in contrast.index, "no scorer, no quality proxy"

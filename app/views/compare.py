@@ -143,7 +143,7 @@ def panel_controls(panel: str, lang: str) -> None:
     preset, order = st.columns(2)
     preset.selectbox(t(lang, "preset"), [state.MODEL_PRESET, *state.PRESETS], index=None,
                      key=state.panel_key(panel, "preset"), placeholder="—", on_change=apply_chosen_preset,
-                     args=(panel,), help=t(lang, "preset_help"))
+                     args=(panel,), help=t(lang, "preset_help"), format_func=lambda name: t(lang, f"preset:{name}"))
     order.selectbox(t(lang, "order"), sampling.ORDERS, key=state.panel_key(panel, "order"), help=t(lang, "order_help"))
     controls = {control.name: control for control in state.SAMPLING_CONTROLS}
     for name in ("temperature", "top_p"):
