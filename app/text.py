@@ -86,6 +86,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "这一确定的部分，加上其余上下文用在一个模型上拟合的上下文熵阈值，在其他模型上能判对 {transferred:.0%} 的上下文"
         "（各模型平均），而总是选该模型自己多数情况下的赢家只能判对 {majority:.0%}。",
     },
+    "study_rule_threshold": {
+        "en": " Each model's own threshold sits near {threshold:.1f} bits: temperature wins where the context's entropy "
+        "is above it, top_p where it is below.",
+        "zh": "每个模型自己的阈值都在 {threshold:.1f} 比特附近：上下文的熵高于它时温度占优，低于它时 top_p 占优。",
+    },
     "study_rule_zipf": {
         "en": " The Zipf-exponent rule names it for {zipf:.0%}.",
         "zh": "Zipf 指数规则能判对 {zipf:.0%}。",
@@ -753,6 +758,8 @@ def study_answer(answer: Answer, lang: str) -> str:
         text += t(lang, "study_rule", transferred=answer.rule_transferred, majority=answer.rule_majority)
         if answer.rule_zipf == answer.rule_zipf:
             text += t(lang, "study_rule_zipf", zipf=answer.rule_zipf)
+        if answer.rule_threshold == answer.rule_threshold:
+            text += t(lang, "study_rule_threshold", threshold=answer.rule_threshold)
     if answer.mean_top_p == answer.mean_top_p:
         text += t(lang, "study_exchange_rate", value=value, mean=answer.mean_top_p, median=answer.median_top_p)
     return text

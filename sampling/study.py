@@ -422,6 +422,9 @@ class Answer:
     """The entropy rule's accuracy fitted on other models, mean over tested models (NaN: one model)."""
     rule_majority: float
     rule_zipf: float
+    rule_threshold: float
+    """Median over models of the entropy (bits) above which, fitted on each model itself, temperature
+    wins; NaN unless every model's rule points that way."""
     mean_top_p: float
     """Median over models of the mean-equalising exchange rate at this temperature."""
     median_top_p: float
@@ -473,6 +476,8 @@ def answer(margin: pd.DataFrame, exchange: pd.DataFrame, rules: pd.DataFrame,
         lowest_share=extreme("temperature_share", np.min), highest_share=extreme("temperature_share", np.max),
         one_token_low=extreme("one_token_share", np.min), one_token_high=extreme("one_token_share", np.max),
         rule_transferred=mean("transferred"), rule_majority=mean("majority"), rule_zipf=mean("zipf"),
+        rule_threshold=float(rules["own_threshold_bits"].median())
+        if len(rules) and not rules["temperature_below"].any() else float("nan"),
         mean_top_p=median("mean_top_p"), median_top_p=median("median_top_p"))
 
 
