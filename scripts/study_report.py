@@ -197,10 +197,11 @@ def flips(margin: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def diversity_section(path: Path) -> str:
+def diversity_section(path: Path, models: list[str]) -> str:
     if not path.exists():
         return "Not measured in this run (add `--generate` to the sweep).\n"
     diversity = pd.read_csv(path)
+    unmeasured = [model for model in models if model not in set(diversity["model"])]
     shown_measures = [measure for measure in study.DIVERSITY_MEASURES if measure in diversity.columns]
     rows = []
     for (model, parameter, value, matched), group in diversity.groupby(
@@ -228,7 +229,9 @@ def diversity_section(path: Path) -> str:
         f"another model gives the samples ({scorers or 'no scorer in this run'}; lower is more fluent), compared "
         "as its log, `partner_surprise_nats`, the mean surprise per token. "
         f"Intervals: bootstrap over starts; the counts below use intervals Bonferroni-adjusted for all "
-        f"{len(contrast)} cells together.\n\n"
+        f"{len(contrast)} cells together."
+        + (f" Not generated in this run: {', '.join(unmeasured)} (`--generate-models` adds them)." if unmeasured
+           else "") + "\n\n"
         + contrast_summary(contrast) + "\n\n"
         "Top_p minus temperature, paired by start, with bootstrap 95% intervals over starts (not adjusted):\n\n"
         + markdown_table(contrast_table(contrast)) + "\n\n"
@@ -326,7 +329,7 @@ def main() -> None:
         sensitivity=sensitivity_section(sensitivity),
         zipf=zipf_section(zipf),
         by_context=by_context_section(results),
-        diversity=diversity_section(args.results.with_name(args.results.stem + "-diversity.csv")),
+        diversity=diversity_section(args.results.with_name(args.results.stem + "-diversity.csv"), models),
         seconds=", ".join(f"{row.model} {row.seconds:.0f} s" for row in facts.itertuples()) if facts is not None
         else "not recorded",
         machine=f"{platform.machine()}, Python {platform.python_version()}",
