@@ -22,8 +22,9 @@ def new_session(seed: int):
 
 
 def samples(at) -> list[str]:
-    """The HTML of a session's continuations (the first HTML element is the prompt)."""
-    return [element.proto.body for element in at.get("html")[1:]]
+    """The HTML of a session's continuations (each token's tooltip gives its raw rank; the page's
+    style and the prompt's tokens are HTML elements too)."""
+    return [element.proto.body for element in at.get("html") if "raw rank" in element.proto.body]
 
 
 def rerun(at):
