@@ -181,12 +181,16 @@ def sweep_logits(logits: torch.Tensor, grids: Grids = Grids(), offset: int = 0,
 
 
 class ResultsWriter:
-    """Appends result frames to a CSV or Parquet file (by suffix) as they are computed."""
+    """Appends result frames to a CSV or Parquet file (by suffix) as they are computed. Parquet
+    frames are gathered into row groups of about `ROW_GROUP_ROWS` rows: one small group per
+    context (a Gemma-sized vocabulary sweeps one context per chunk) would make the file 4× larger."""
+
+    ROW_GROUP_ROWS = 250_000
 
     def __init__(self, path: Path) -> None:
         if path.suffix not in (".csv", ".parquet"):
             raise ValueError(f"results file must end in .csv or .parquet, got {path}")
-        self.path, self._parquet = path, None
+        self.path, self._parquet, self._pending = path, None, []
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
 
@@ -194,15 +198,25 @@ class ResultsWriter:
         if self.path.suffix == ".csv":
             frame.to_csv(self.path, mode="a", header=not self.path.exists(), index=False)
             return
+        self._pending.append(frame)
+        if sum(len(pending) for pending in self._pending) >= self.ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if not self._pending:
+            return
+        table = pa.Table.from_pandas(pd.concat(self._pending, ignore_index=True), preserve_index=False)
+        self._pending = []
         if self._parquet is None:
             self._parquet = pq.ParquetWriter(self.path, table.schema, compression="zstd")
         self._parquet.write_table(table)
 
     def close(self) -> None:
+        if self.path.suffix == ".parquet":
+            self._flush()
         if self._parquet is not None:
             self._parquet.close()
 
