@@ -100,8 +100,9 @@ def stages_chart(stages: pd.DataFrame, stage_names: list[str], labels: list[str]
         y=_token_axis(labels),
         x=alt.X("stage:N", sort=stage_names, scale=alt.Scale(domain=stage_names), title=None,
                 # A fixed extent: the stage names' lengths never move the rows up or down.
-                axis=alt.Axis(orient="top", labelAngle=-40, labelLimit=90, labelOverlap=False,
-                              minExtent=64, maxExtent=64)),
+                # labelLimit fits the longest stage name, "repetition_penalty", uncut.
+                axis=alt.Axis(orient="top", labelAngle=-40, labelLimit=140, labelOverlap=False,
+                              minExtent=100, maxExtent=100)),
         tooltip=[alt.Tooltip("stage:N", title=titles["stage"]), alt.Tooltip("value:N", title=titles["setting"]),
                  *_tooltip(alt.Tooltip("prob:Q", title=titles["p"], format=PROBABILITY_FORMAT), titles=titles)],
     )

@@ -51,7 +51,8 @@ def chart_tops(page) -> list[float]:
 @pytest.mark.parametrize("width,height", [(1500, 1000), (1280, 800), (400, 900)])
 def test_the_first_screen_holds_both_charts_lines_up_and_reads_whole(server, browser, lang, width, height):
     page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(f"{server}/?lang={lang}")
+    # B with a repetition penalty: the longest stage name heads a column of its stage chart.
+    page.goto(f"{server}/?lang={lang}&b_repetition_penalty=1.3")
     expect(page.locator(APP_READY)).to_be_visible(timeout=60_000)
     expect(page.locator(CHART)).to_have_count(6, timeout=120_000)
     expect(page.locator(SCRIPT_IDLE)).to_be_visible(timeout=120_000)
