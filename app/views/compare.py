@@ -316,7 +316,7 @@ def show_stale_samples(places: Placeholders, panel: str, lang: str) -> None:
 @st.fragment
 def panel_view(panel: str, handle: ModelHandle, source: resources.Source, prompt: str, lang: str,
                places: Placeholders) -> None:
-    """One panel, top to bottom: the top-tokens chart and the key figures, the main controls,
+    """One panel, top to bottom: the key figures and the top-tokens chart, the main controls,
     the other two charts; then what varies from panel to panel (notes, the other samplers, the
     arithmetic), so that A's and B's charts always line up. A fragment, so that moving one of its
     sliders reruns only this panel (and updates the A-vs-B figures in place)."""
