@@ -220,6 +220,13 @@ TEXT: dict[str, dict[str, str]] = {
     "preset:llama.cpp defaults": {"en": "llama.cpp defaults", "zh": "llama.cpp 的默认值"},
     "preset:greedy": {"en": "greedy", "zh": "贪心解码"},
     "preset:all filters off": {"en": "all filters off", "zh": "关闭所有过滤器"},
+    "live_label": {"en": "Drag: temperature, live", "zh": "拖动：温度，实时"},
+    "live_figure": {"en": "Entropy {entropy} bits, exact over the whole vocabulary; released, the panel follows.",
+                    "zh": "熵 {entropy} 比特，在整个词表上精确计算；松开后面板随之更新。"},
+    "live_figure_others": {
+        "en": "Temperature alone: entropy {entropy} bits, exact; {others} apply when released.",
+        "zh": "只看温度：熵 {entropy} 比特，精确计算；松开后再应用 {others}。",
+    },
     "word_token": {"en": "token", "zh": "词元"},
     "word_tokens": {"en": "tokens", "zh": "词元"},
     "advanced_help": {

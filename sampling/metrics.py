@@ -33,6 +33,27 @@ def entropy_of_logits(logits: torch.Tensor, *, bits: bool = False) -> torch.Tens
     return nats / math.log(2) if bits else nats
 
 
+def temperature_table(logits: torch.Tensor, temperatures: torch.Tensor, chunk: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each temperature T > 0 of ``temperatures [K]``: ``log Z(T) = logsumexp(logits / T)`` and
+    the entropy (bits) of ``softmax(logits / T)``, in float64 over the whole vocabulary of
+    ``logits [vocab]`` (``-inf`` = removed): with them, any token's probability at T is
+    ``exp(logit / T - log Z(T))``. Linear in the vocabulary, ``chunk`` temperatures at a time.
+
+    >>> log_z, bits = temperature_table(torch.zeros(4), torch.tensor([0.5, 1.0]))
+    >>> [round(value, 4) for value in log_z.tolist()], bits.tolist()
+    ([1.3863, 1.3863], [2.0, 2.0])
+    """
+    if (temperatures <= 0).any():
+        raise ValueError(f"temperatures must be > 0, got {temperatures.tolist()}")
+    values = logits.double()
+    log_z, bits = [], []
+    for start in range(0, len(temperatures), chunk):
+        scaled = values[None, :] / temperatures[start : start + chunk, None].double()
+        log_z.append(torch.logsumexp(scaled, dim=-1))
+        bits.append(entropy_of_logits(scaled, bits=True))
+    return torch.cat(log_z), torch.cat(bits)
+
+
 def effective_tokens(probs: torch.Tensor) -> torch.Tensor:
     """``exp(H)``: the number of equally likely tokens with the same entropy (the perplexity)."""
     return torch.exp(entropy(probs))

@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 
 import sampling
-from app import charts, notices, resources, state, tables
+from app import charts, live, notices, resources, state, tables
 from app.views import sidebar
 from app.html import REASON_CHARACTERS, continuation_html, escape_markdown, prompt_html, safe_markdown
 from app.settings import Settings
@@ -333,9 +333,12 @@ def panel_view(panel: str, handle: ModelHandle, source: resources.Source, prompt
         more_samplers(panel, lang)
         return
     specs = panel_charts(handle, source, prompt, config, st.session_state["top_n"], lang)
+    top = panel_tables(source, prompt, config, st.session_state["top_n"])["top"]
     with figures:
         metric_row(metrics.summary(trace), lang)
         chart_with_title(panel, CHART_KEYS[0], specs[0], lang)
+        live.live_temperature(panel, trace, config, (source, prompt, config.with_values(temperature=1.0)),
+                              tuple(top["label"]), tuple(top["token_id"]), lang)
     with rest:
         for key, chart in zip(CHART_KEYS[1:], specs[1:], strict=True):
             chart_with_title(panel, key, chart, lang)
