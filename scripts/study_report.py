@@ -445,7 +445,7 @@ python -m sampling.fetch smollm2 gemma3
 python -m sampling.sweep --models smollm2 gemma3 fortune-base fortune-small bible-kjv code-py poems-zh \\
     --out docs/study/sweep.parquet
 python -m sampling.sweep --models smollm2 gemma3 fortune-base fortune-small bible-kjv code-py poems-zh \\
-    --out docs/study/sweep.parquet --generate-only --generate-models smollm2 fortune-base fortune-small
+    --out docs/study/sweep.parquet --generate-only
 python scripts/study_report.py
 ```
 
