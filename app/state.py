@@ -144,6 +144,7 @@ PAGE_CHOICES = (
     Control("runtime", "transformers", choices=RUNTIMES),
 )
 PAGE_CHOICES_BY_NAME = {control.name: control for control in PAGE_CHOICES}
+SAMPLING_CONTROLS_BY_NAME = {control.name: control for control in SAMPLING_CONTROLS}
 
 
 def generation_controls(settings: Settings) -> tuple[Control, ...]:

@@ -15,11 +15,11 @@ import re
 
 import pandas as pd
 import pytest
-from browser_helpers import require_chromium
+from browser_helpers import browser, require_chromium, server  # noqa: F401 - fixtures
 
 from app import tables
 from app.charts import REMOVED_ROW_COLOR
-from benchmarks.harness import APP_READY, CHROMIUM, CHROMIUM_ARGS, ROOT, SCRIPT_IDLE, streamlit_server
+from benchmarks.harness import APP_READY, ROOT, SCRIPT_IDLE, streamlit_server
 from sampling import SamplingConfig, apply, load_model
 
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
@@ -41,20 +41,6 @@ ALLOWED_LATIN = re.compile(
     r"nats?|BOS|EOS|GPU|CPU|Triton|FlashInfer|PyTorch|transformers \d[\d.]*|Computed by|raw|T|"
     r"smollm2|gemma3|SmolLM2[\w.-]*|Gemma|GGUF|python|-m|sampling\.fetch"
 )
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as running:
-        yield running.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def open_page(browser, url: str, width: int, height: int = 2400):

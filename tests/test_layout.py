@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import require_chromium
+from browser_helpers import browser, require_chromium, server  # noqa: F401 - fixtures
 
-from benchmarks.harness import APP_READY, CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE, streamlit_server
+from benchmarks.harness import APP_READY, SCRIPT_IDLE
 
 require_chromium()
 
@@ -27,20 +27,6 @@ CUT_TEXT = """() => [...document.querySelectorAll(
     .filter(element => element.scrollWidth > element.clientWidth + 1).map(element => element.innerText)"""
 ELLIPSIS_IN_CHARTS = """() => [...document.querySelectorAll("[data-testid='stVegaLiteChart'] svg text")]
     .map(text => text.textContent).filter(text => text.includes("…"))"""
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as running:
-        yield running.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def chart_tops(page) -> list[float]:

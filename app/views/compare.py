@@ -145,7 +145,7 @@ def panel_controls(panel: str, lang: str) -> None:
                      key=state.panel_key(panel, "preset"), placeholder="—", on_change=apply_chosen_preset,
                      args=(panel,), help=t(lang, "preset_help"), format_func=lambda name: t(lang, f"preset:{name}"))
     order.selectbox(t(lang, "order"), sampling.ORDERS, key=state.panel_key(panel, "order"), help=t(lang, "order_help"))
-    controls = {control.name: control for control in state.SAMPLING_CONTROLS}
+    controls = state.SAMPLING_CONTROLS_BY_NAME
     for name in ("temperature", "top_p"):
         control_slider(panel, controls[name], lang)
 
@@ -162,7 +162,7 @@ def more_samplers(panel: str, lang: str) -> None:
     sliders instead of forty; see state.initialize for the values kept). Below the panel's charts:
     opening a group moves nothing that the other panel has beside it."""
     order_key = state.panel_key(panel, "order")
-    controls = {control.name: control for control in state.SAMPLING_CONTROLS}
+    controls = state.SAMPLING_CONTROLS_BY_NAME
     unsupported = state.unsupported(st.session_state[order_key])
     group = st.pills(t(lang, "advanced"), list(FOLDED_GROUPS), format_func=lambda title: t(lang, title),
                      key=state.panel_key(panel, "more"), help=t(lang, "advanced_help"))
@@ -333,12 +333,11 @@ def panel_view(panel: str, handle: ModelHandle, source: resources.Source, prompt
         more_samplers(panel, lang)
         return
     specs = panel_charts(handle, source, prompt, config, st.session_state["top_n"], lang)
-    top = panel_tables(source, prompt, config, st.session_state["top_n"])["top"]
+    rows = panel_tables(source, prompt, config, st.session_state["top_n"])
     with figures:
         metric_row(metrics.summary(trace), lang)
         chart_with_title(panel, CHART_KEYS[0], specs[0], lang)
-        live.live_temperature(panel, trace, config, (source, prompt, config.with_values(temperature=1.0)),
-                              tuple(top["label"]), tuple(top["token_id"]), lang)
+        live.live_temperature(panel, trace, config, tuple(rows["top"]["label"]), tuple(rows["top"]["token_id"]), lang)
     with rest:
         for key, chart in zip(CHART_KEYS[1:], specs[1:], strict=True):
             chart_with_title(panel, key, chart, lang)
@@ -348,7 +347,7 @@ def panel_view(panel: str, handle: ModelHandle, source: resources.Source, prompt
         st.caption(escape_markdown(line))
     more_samplers(panel, lang)
     server_check(handle, source, prompt, config, trace, lang)
-    arithmetic_table(panel_tables(source, prompt, config, st.session_state["top_n"]), lang)
+    arithmetic_table(rows, lang)
     # Built only when clicked, from what this run holds: no Streamlit call, so no script context needed.
     st.download_button(t(lang, "download_distribution"),
                        data=lambda: tables.distribution_csv(trace, handle.labels, panel, handle.name, prompt),
