@@ -1,79 +1,147 @@
-"""The live temperature: a slider in the browser that redraws the panel's top tokens while it moves,
-with no server round trip, and sets the panel's temperature when it is released (the server's
-exact trace follows).
+"""The live samplers: temperature, top_k, top_p and min_p sliders in the browser that redraw the
+panel's top tokens while they move, with no server round trip, and set the panel's control when
+released (the server's exact trace follows).
 
-What it computes in the browser, exactly: ``softmax(logit / T)`` of each shown token over the whole
-vocabulary, from the logits the temperature divides (after the logit bias and penalties) and
-``log Z(T)`` and the entropy, which the server computes once per prompt and setting for every
-position the slider can take (`sampling.metrics.temperature_table`). It shows temperature alone:
-the panel's other samplers (top_k, top_p, min_p, …) apply on release, and the panel says so.
+What the browser computes (``components/live_samplers/view.js``), and where it defers:
+
+- From the server, once per prompt and setting: the panel's ``LIVE_TOKENS`` most likely logits
+  after the logit bias and penalties (the stages that only move logits, where they run before the
+  four), and ``log Z`` and the entropy over the whole vocabulary at every temperature the slider
+  can take (`sampling.metrics.temperature_table`).
+- In the browser, in float64: the four stages in the engine's order with its rules (transformers
+  and vLLM keep every token tied with the k-th at top_k, llama.cpp exactly k; vLLM raises a tiny
+  temperature to 0.01; T 0 keeps the most likely token). Every shown probability is exact over
+  the whole vocabulary, and so is the entropy.
+- Deferred to the server, said on the panel: a cut that needs more than the tokens sent (top_p or
+  min_p near 1 on a flat distribution, or top_k past them), a cut between tied tokens (the engine's
+  sort decides which survive), and the other stages (typical_p, XTC, mirostat, dynamic
+  temperature, penalties that run after a cut in a custom order), named on the panel. A float32
+  cut that lands on the other side of a float64 one shows when released.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 import streamlit.components.v1 as components
 import torch
 
 import sampling
 from app import state, tables
+from app.tables import Labeller
 from app.text import t
+from sampling.engines import llama_cpp
 from sampling.metrics import temperature_table
-from sampling.pipeline import CONTEXT_STAGES
+from sampling.pipeline import CONTEXT_STAGES, chain
+from sampling.tokens import unique_labels
 
 ROWS = 10
 """Tokens the live chart draws: the panel's most likely ones."""
-_component = components.declare_component("live_temperature",
-                                          path=str(Path(__file__).parent / "components" / "live_temperature"))
+LIVE_TOKENS = 4096
+"""The most likely logits the browser gets (16 KiB): every cut within them is computed there."""
+LIVE_STAGES = ("temperature", "top_k", "top_p", "min_p")
+CONTROLS = tuple(state.SAMPLING_CONTROLS_BY_NAME[name] for name in LIVE_STAGES)
+TEMPERATURE = CONTROLS[0]
+LLAMA_CPP_ORDERS = ("llama.cpp", "custom")
+_component = components.declare_component("live_samplers",
+                                          path=str(Path(__file__).parent / "components" / "live_samplers"))
 
 
-TEMPERATURE = state.SAMPLING_CONTROLS_BY_NAME["temperature"]
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def slider_table(_logits: torch.Tensor, digest: str) -> dict:
-    """log Z and the entropy at every position of the slider, for the logits the temperature
-    divides (``digest`` names them: a move of any control that leaves them as they are, top_p or
-    min_p, finds this table computed)."""
+def browser_data(logits: torch.Tensor, sent: int = LIVE_TOKENS, llama_cpp: bool = False) -> dict:
+    """What the browser needs of ``logits`` ``[vocab]`` (the logits the live stages start from):
+    the ``sent`` most likely of them, sorted, and their ids, as base64 float32 and int32; the
+    first ids, for the chart's rows; the number the engine can draw; log Z and the entropy over the
+    whole vocabulary at every position of the temperature slider and at 1; for llama.cpp, the float32
+    sums its softmax adds up at those temperatures (`llama_cpp_sums`)."""
     positions = torch.arange(round((TEMPERATURE.high - TEMPERATURE.low) / TEMPERATURE.step) + 1, dtype=torch.float64)
     temperatures = TEMPERATURE.low + positions * TEMPERATURE.step
     positive = temperatures > 0  # T = 0 is greedy: no log Z, the largest logit alone has p = 1
     log_z, bits = torch.zeros(len(temperatures), dtype=torch.float64), torch.zeros(len(temperatures), dtype=torch.float64)
-    log_z[positive], bits[positive] = temperature_table(_logits, temperatures[positive])
-    return {"low": TEMPERATURE.low, "high": TEMPERATURE.high, "step": TEMPERATURE.step,
-            "log_z": [float(value) if flag else None for flag, value in zip(positive.tolist(), log_z.tolist(), strict=True)],
-            "entropy_bits": bits.tolist(), "greedy_max": float(_logits.max())}
+    log_z[positive], bits[positive] = temperature_table(logits, temperatures[positive])
+    unit_log_z, unit_bits = temperature_table(logits, torch.ones(1, dtype=torch.float64))
+    drawable = int((logits > float("-inf")).sum())
+    top = torch.topk(logits, min(sent, drawable))
+    data = {"logits": _base64(top.values.numpy().astype("<f4")), "ids": _base64(top.indices.numpy().astype("<i4")),
+            "top_ids": top.indices[:ROWS].tolist(), "vocab": drawable,
+            "table": {"low": TEMPERATURE.low, "step": TEMPERATURE.step, "log_z": log_z.tolist(),
+                      "entropy_bits": bits.tolist()},
+            "unit": {"log_z": unit_log_z.item(), "entropy_bits": unit_bits.item()}}
+    if llama_cpp:
+        data["llama_sums"] = {"unit": llama_cpp_sums(logits, [1.0])[0], "table": llama_cpp_sums(logits, temperatures.tolist())}
+    return data
 
 
-def live_temperature(panel: str, trace: sampling.Trace, config: sampling.SamplingConfig,
-                     labels: tuple[str, ...], ids: tuple[int, ...], lang: str) -> None:
-    """The live slider and chart of one panel, at the panel's temperature."""
-    logits = tables.adjusted_logits(trace)
-    table = slider_table(logits, hashlib.blake2b(logits.numpy().tobytes(), digest_size=16).hexdigest())
-    rows = [{"label": label, "logit": float(logits[token])} for label, token in zip(labels[:ROWS], ids[:ROWS], strict=True)]
-    others = [name for name in config.active() if name != "temperature" and name not in CONTEXT_STAGES]
-    # {entropy} stays for the browser to fill at each position.
-    figure = t(lang, "live_figure_others" if others else "live_figure", others=", ".join(others), entropy="{entropy}")
-    _component(**table, rows=rows, value=config.temperature, label=t(lang, "live_label"),
+def _base64(values: np.ndarray) -> str:
+    return base64.b64encode(values.tobytes()).decode("ascii")
+
+
+def llama_cpp_sums(logits: torch.Tensor, temperatures: list[float]) -> list[float]:
+    """`llama_cpp.softmax_sum` of ``logits`` at each temperature (None at T 0, which is greedy)."""
+    values = logits.numpy()
+    return [llama_cpp.softmax_sum(values, temperature) if temperature > 0 else None for temperature in temperatures]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def slider_table(_logits: torch.Tensor, digest: str, llama_cpp: bool) -> dict:
+    """`browser_data`, once per logits and engine: ``digest`` names the logits, so that a move of a
+    live control, which leaves them as they are, finds it computed."""
+    return browser_data(_logits, llama_cpp=llama_cpp)
+
+
+def live_chain(config: sampling.SamplingConfig) -> tuple[list[str], list[str], list[str]]:
+    """For ``config``'s engine: the live stages in its order (whatever their values now), the
+    stages that move logits before all of them (folded into the logits sent), and the active
+    stages the browser leaves to the server."""
+    every = chain(config.with_values(temperature=0.5, top_k=1, top_p=0.5, min_p=0.5))
+    live = [name for name in every if name in LIVE_STAGES]
+    if config.order in LLAMA_CPP_ORDERS and config.dynatemp_range > 0:
+        live.remove("temperature")  # llama.cpp's dynamic temperature reads the entropy of the candidates
+    first = min((every.index(name) for name in live), default=len(every))
+    folded = [name for name in every[:first] if name in CONTEXT_STAGES]
+    others = [name for name in chain(config) if name not in (*live, *folded, "greedy")]
+    return live, folded, others
+
+
+def live_samplers(panel: str, trace: sampling.Trace, config: sampling.SamplingConfig, labeller: Labeller,
+                  lang: str) -> None:
+    """The live sliders and chart of one panel, at the panel's values."""
+    live, folded, others = live_chain(config)
+    logits = tables.adjusted_logits(trace, moved_by=folded)
+    digest = hashlib.blake2b(logits.numpy().tobytes(), digest_size=16).hexdigest()
+    table = dict(slider_table(logits, digest, config.order in LLAMA_CPP_ORDERS))
+    ids = table.pop("top_ids")
+    template = t(lang, "live_figure_others" if others else "live_figure", others=", ".join(others),
+                 entropy="{entropy}", kept="{kept}")  # {entropy} and {kept} stay for the browser to fill
+    texts = {"figure": template,
+             "deferred": {reason: t(lang, f"live_deferred_{reason}", stage="{stage}", sent="{sent}")
+                          for reason in ("tail", "tie")}}
+    controls = [{"name": control.name, "label": control.name if control.name != "temperature" else "T",
+                 "low": control.low, "high": control.high, "step": control.step} for control in CONTROLS]
+    _component(**table, rows=unique_labels(labeller(ids), ids), chain=live,
+               engine="llama.cpp" if config.order in LLAMA_CPP_ORDERS else config.order,
+               values={name: getattr(config, name) for name in LIVE_STAGES}, controls=controls, texts=texts,
+               height=LIVE_HEIGHT,  # the frame's least height, the same in both panels so that they line up
                # A component passes every keyword to the browser, ``args`` too: the panel goes in a partial.
-               figure=figure, key=state.panel_key(panel, "live"), on_change=partial(apply_live, panel), default=None,
-               height=LIVE_HEIGHT)
+               key=state.panel_key(panel, "live"), on_change=partial(apply_live, panel), default=None)
 
 
-LIVE_HEIGHT = 70 + 15 * ROWS
-"""The same in both panels, so that they line up."""
+LIVE_HEIGHT = 120 + 15 * ROWS
 
 
 def apply_live(panel: str) -> None:
-    """On release: the panel's temperature becomes the live slider's (a value the slider can take;
-    anything else a crafted client sends is ignored)."""
-    value = st.session_state.get(state.panel_key(panel, "live"))
+    """On release: the released slider's control takes its value, when it is a value that slider
+    can take (anything else a crafted client sends is ignored)."""
+    released = st.session_state.get(state.panel_key(panel, "live"))
+    if not isinstance(released, dict) or released.get("name") not in LIVE_STAGES:
+        return
+    control, value = state.SAMPLING_CONTROLS_BY_NAME[released["name"]], released.get("value")
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if number and math.isfinite(value) and TEMPERATURE.low <= value <= TEMPERATURE.high:
-        step = TEMPERATURE.step
-        st.session_state[state.panel_key(panel, "temperature")] = round(round(value / step) * step, 10)
+    if number and math.isfinite(value) and control.low <= value <= control.high:
+        snapped = round(round((value - control.low) / control.step) * control.step + control.low, 10)
+        st.session_state[state.panel_key(panel, control.name)] = int(snapped) if control.integer else snapped

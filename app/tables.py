@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import fields
 from pathlib import Path
 
@@ -46,15 +46,15 @@ def _temperature(trace: Trace) -> float | None:
     return stage.value if stage.value > 0 else None
 
 
-def adjusted_logits(trace: Trace) -> torch.Tensor:
+def adjusted_logits(trace: Trace, moved_by: Collection[str] | None = None) -> torch.Tensor:
     """The logits the temperature divides: the model's, moved by the stages that act on the context
     (logit bias, penalties, DRY) where they run before the temperature, as in every engine's
-    default order."""
+    default order; or by the stages ``moved_by`` names."""
     adjusted = trace.logits.clone()
     for stage in trace.stages:
-        if stage.name == "temperature":
+        if moved_by is None and stage.name == "temperature":
             break
-        if stage.name in CONTEXT_STAGES:
+        if stage.name in (CONTEXT_STAGES if moved_by is None else moved_by):
             finite = (stage.logits > float("-inf")) & (stage.logits_in > float("-inf"))
             adjusted[finite] += stage.logits[finite] - stage.logits_in[finite]
     return adjusted

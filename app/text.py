@@ -220,12 +220,22 @@ TEXT: dict[str, dict[str, str]] = {
     "preset:llama.cpp defaults": {"en": "llama.cpp defaults", "zh": "llama.cpp 的默认值"},
     "preset:greedy": {"en": "greedy", "zh": "贪心解码"},
     "preset:all filters off": {"en": "all filters off", "zh": "关闭所有过滤器"},
-    "live_label": {"en": "Drag: temperature, live", "zh": "拖动：温度，实时"},
-    "live_figure": {"en": "Entropy {entropy} bits, exact over the whole vocabulary; released, the panel follows.",
-                    "zh": "熵 {entropy} 比特，在整个词表上精确计算；松开后面板随之更新。"},
+    "live_figure": {"en": "Live: entropy {entropy} bits, {kept} tokens kept, exact over the whole vocabulary; "
+                    "released, the panel follows.",
+                    "zh": "实时：熵 {entropy} 比特，保留 {kept} 个词元，在整个词表上精确计算；松开后面板随之更新。"},
     "live_figure_others": {
-        "en": "Temperature alone: entropy {entropy} bits, exact; {others} apply when released.",
-        "zh": "只看温度：熵 {entropy} 比特，精确计算；松开后再应用 {others}。",
+        "en": "Live, without {others} (applied when released): entropy {entropy} bits, {kept} tokens kept, exact.",
+        "zh": "实时，不含 {others}（松开后应用）：熵 {entropy} 比特，保留 {kept} 个词元，精确计算。",
+    },
+    "live_deferred_tail": {
+        "en": "{stage} keeps more than the {sent} most likely tokens the browser holds: shown before {stage}; "
+              "exact when released.",
+        "zh": "{stage} 保留的词元超过浏览器拿到的最可能的 {sent} 个：这里显示 {stage} 之前的分布；松开后精确计算。",
+    },
+    "live_deferred_tie": {
+        "en": "{stage} cuts between tied tokens, and the engine's sort decides which survive: shown before {stage}; "
+              "exact when released.",
+        "zh": "{stage} 在并列的词元之间截断，由引擎的排序决定保留哪个：这里显示 {stage} 之前的分布；松开后精确计算。",
     },
     "word_token": {"en": "token", "zh": "词元"},
     "word_tokens": {"en": "tokens", "zh": "词元"},

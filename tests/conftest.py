@@ -22,6 +22,27 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
+@pytest.fixture(scope="module")
+def smollm2_file():
+    """SmolLM2's GGUF file, fetched once: skipped where it cannot be fetched, unless CI requires
+    it (REQUIRE_REAL_MODELS=1)."""
+    from sampling.fetch import FetchError, fetch
+
+    try:
+        return fetch("smollm2", progress=lambda line: None)
+    except FetchError as error:
+        if os.environ.get("REQUIRE_REAL_MODELS") == "1":
+            raise
+        pytest.skip(f"SmolLM2 cannot be fetched here: {error}")
+
+
+@pytest.fixture(scope="module")
+def smollm2(smollm2_file):
+    from sampling import load_model
+
+    return load_model("smollm2")
+
+
 def pytest_terminal_summary(terminalreporter):
     from summary import LINES
 

@@ -1,14 +1,16 @@
-"""The live temperature's numbers and its release: the server's table gives every token's exact
-probability at each slider position, and a released value sets the panel's temperature only when
-the slider could have sent it."""
+"""The live samplers' server side: the table gives every token's exact probability at each
+temperature the slider can take, llama.cpp's float32 sums are its own, and a released value sets
+its control only when that slider could have sent it (the browser's side: tests/test_live_view.py)."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from app import live
 from sampling import SamplingConfig, apply, load_model
+from sampling.engines import llama_cpp
 from sampling.metrics import entropy, temperature_table
 
 
@@ -25,16 +27,48 @@ def test_the_table_gives_exact_probabilities_and_entropies_over_the_whole_vocabu
         temperature_table(logits, torch.tensor([0.0, 1.0]))
 
 
+def test_llama_cpp_sums_are_those_its_top_p_divides_by():
+    """The sum the browser gets is the one llama.cpp's softmax adds up, which is not float64's."""
+    logits = load_model("fortune-base").next_token_logits("hello, this is my favorite").logits
+    for temperature in (0.5, 1.0, 1.35):
+        candidates = llama_cpp.Candidates(np.arange(len(logits)), logits.numpy() / np.float32(temperature))
+        probs = llama_cpp._softmax(candidates)
+        total = live.llama_cpp_sums(logits, [temperature])[0]
+        top = np.float32(logits.max() / np.float32(temperature))
+        assert np.float32(np.exp(np.float64(candidates.logits[0] - top))) / np.float32(total) == probs[0]
+        assert total == pytest.approx(torch.exp(logits.double() / temperature - float(top)).sum().item(), rel=1e-4)
+    assert live.llama_cpp_sums(logits, [0.0]) == [None]
+
+
 def test_removed_tokens_count_for_nothing():
     log_z, bits = temperature_table(torch.tensor([0.0, 0.0, -math.inf]), torch.tensor([1.0]))
     assert log_z.item() == pytest.approx(math.log(2)) and bits.item() == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("sent, expected", [(0.45, 0.45), (0.4500001, 0.45), (0.0, 0.0), (2.0, 2.0), (2.5, 0.9),
-                                            (-1, 0.9), (float("nan"), 0.9), ("hot", 0.9), (None, 0.9), (True, 0.9)])
-def test_a_released_value_sets_the_temperature_only_when_the_slider_could_send_it(monkeypatch, sent, expected):
+@pytest.mark.parametrize("sent, expected", [
+    ({"name": "temperature", "value": 0.45, "release": 1}, {"temperature": 0.45}),
+    ({"name": "temperature", "value": 0.4500001, "release": 2}, {"temperature": 0.45}),
+    ({"name": "temperature", "value": 0.0, "release": 1}, {"temperature": 0.0}),
+    ({"name": "temperature", "value": 2.0, "release": 1}, {"temperature": 2.0}),
+    ({"name": "top_p", "value": 0.37, "release": 1}, {"top_p": 0.37}),
+    ({"name": "top_k", "value": 40.0, "release": 1}, {"top_k": 40}),
+    ({"name": "min_p", "value": 0.05, "release": 1}, {"min_p": 0.05}),
+    ({"name": "temperature", "value": 2.5, "release": 1}, {}),
+    ({"name": "top_p", "value": 0.0, "release": 1}, {}),  # below the slider's 0.01
+    ({"name": "top_k", "value": 201, "release": 1}, {}),
+    ({"name": "temperature", "value": -1}, {}),
+    ({"name": "temperature", "value": float("nan")}, {}),
+    ({"name": "temperature", "value": "hot"}, {}),
+    ({"name": "temperature", "value": True}, {}),
+    ({"name": "seed", "value": 3}, {}),  # not a live control
+    ({"name": ["temperature"], "value": 0.5}, {}),
+    (0.45, {}), (None, {}), ("temperature", {}),
+])
+def test_a_released_value_sets_its_control_only_when_the_slider_could_send_it(monkeypatch, sent, expected):
     # The callback reads and writes the session's state; a dict stands in for it here.
-    session = {"a_live": sent, "a_temperature": 0.9}
+    before = {"a_temperature": 0.9, "a_top_p": 1.0, "a_top_k": 0, "a_min_p": 0.0, "a_seed": 0}
+    session = {"a_live": sent, **before}
     monkeypatch.setattr(live.st, "session_state", session)
     live.apply_live("a")
-    assert session["a_temperature"] == expected
+    assert session == {"a_live": sent, **before, **{f"a_{name}": value for name, value in expected.items()}}
+    assert all(type(session[f"a_{name}"]) is type(value) for name, value in expected.items())

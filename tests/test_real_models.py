@@ -26,21 +26,6 @@ from sampling.runtime import compare_runtimes
 PROMPT = "hello, this is my favorite"
 
 
-@pytest.fixture(scope="module")
-def smollm2_file():
-    try:
-        return fetch("smollm2", progress=lambda line: None)
-    except FetchError as error:
-        if os.environ.get("REQUIRE_REAL_MODELS") == "1":
-            raise
-        pytest.skip(f"SmolLM2 cannot be fetched here: {error}")
-
-
-@pytest.fixture(scope="module")
-def smollm2(smollm2_file):
-    return load_model("smollm2")
-
-
 needs_llama_cpp = pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed")
 
 

@@ -337,7 +337,7 @@ def panel_view(panel: str, handle: ModelHandle, source: resources.Source, prompt
     with figures:
         metric_row(metrics.summary(trace), lang)
         chart_with_title(panel, CHART_KEYS[0], specs[0], lang)
-        live.live_temperature(panel, trace, config, tuple(rows["top"]["label"]), tuple(rows["top"]["token_id"]), lang)
+        live.live_samplers(panel, trace, config, handle.labels, lang)
     with rest:
         for key, chart in zip(CHART_KEYS[1:], specs[1:], strict=True):
             chart_with_title(panel, key, chart, lang)

@@ -440,11 +440,27 @@ def _sort_descending(candidates: Candidates, count: int) -> None:
     candidates.keep(order, True)
 
 
-def _softmax(candidates: Candidates) -> np.ndarray:
-    """``llama_sampler_softmax_impl`` without sorting: float32 exponentials summed in array order."""
+def _exponentials(candidates: Candidates) -> tuple[np.ndarray, np.float32]:
+    """``llama_sampler_softmax_impl``'s ``expf(logit - max)`` and their float32 sum, added one after
+    the other in array order."""
     max_logit = candidates.logits[0] if candidates.sorted else candidates.logits.max()
     exponentials = _expf(candidates.logits - max_logit)
-    return exponentials / _running_sum(exponentials)[-1]
+    return exponentials, _running_sum(exponentials)[-1]
+
+
+def _softmax(candidates: Candidates) -> np.ndarray:
+    """``llama_sampler_softmax_impl`` without sorting: float32 exponentials summed in array order."""
+    exponentials, total = _exponentials(candidates)
+    return exponentials / total
+
+
+def softmax_sum(logits: np.ndarray, temperature: float = 1.0) -> float:
+    """The float32 sum ``llama_sampler_softmax_impl`` adds up over the candidates ``logits`` (in
+    id order, as a chain starts), after ``llama_sampler_temp`` divided them by ``temperature`` > 0:
+    what a top_p that runs on the whole vocabulary divides by."""
+    candidates = Candidates(np.arange(len(logits)), logits.astype(FLOAT))
+    _temperature(candidates, temperature)
+    return float(_exponentials(candidates)[1])
 
 
 def _top_k(candidates: Candidates, k: int) -> None:
