@@ -97,3 +97,19 @@ def safe_markdown(template: str, width: int = PREVIEW_CHARACTERS, **values: obje
         if field is not None:
             parts.append(code_span(preview(values[field], width)))
     return "".join(parts)
+
+
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def uploader_text(key: str, button: str, limit: str) -> str:
+    """A style that shows the file uploader ``key``'s button and limit in the page's language:
+    Streamlit writes them in English and offers no way to change them, so its words are drawn at
+    size 0 and ours in their place (screen readers read the page's own label, set on the widget)."""
+    selector = f".st-key-{key} [data-testid='stFileUploaderDropzone']"
+    return (f"<style>{selector} button [data-testid='stMarkdownContainer'] p, "
+            f"{selector} [data-testid='stFileUploaderDropzoneInstructions'] span {{font-size: 0}} "
+            f"{selector} button [data-testid='stMarkdownContainer'] p::after {{content: {_css_string(button)}; font-size: 14px}} "
+            f"{selector} [data-testid='stFileUploaderDropzoneInstructions'] span::after "
+            f"{{content: {_css_string(limit)}; font-size: 14px}}</style>")

@@ -41,6 +41,9 @@ TEXT: dict[str, dict[str, str]] = {
         "数据来自 python -m sampling.sweep。可上传在更大机器上得到的结果文件来查看其他模型。",
     },
     "study_upload": {"en": "Results file (.parquet or .csv)", "zh": "结果文件（.parquet 或 .csv）"},
+    "span": {"en": "{low} to {high}", "zh": "{low} 至 {high}"},
+    "upload_button": {"en": "Upload", "zh": "上传"},
+    "upload_limit": {"en": "{megabytes}MB per file • {types}", "zh": "每个文件不超过 {megabytes}MB • {types}"},
     "study_mean_temperature": {
         "en": "On the mean, at equal values ({value}), temperature moves next-token entropy more in {all} ({margins} "
         "bits; Bonferroni-adjusted 95 % intervals over whole texts).",
@@ -373,6 +376,11 @@ TEXT: dict[str, dict[str, str]] = {
         "A sampler left out does not run.",
         "zh": "按运行顺序选择 llama.cpp 的采样器（logit 偏置总是最先运行）。没有选中的采样器不会运行。",
     },
+    "chain_title": {"en": "Drag the cards to reorder (arrow keys too); drag one down to leave it out:",
+                    "zh": "拖动卡片调整顺序（也可用方向键）；拖到下面即不运行："},
+    "chain_off": {"en": "Left out (drag one up, or Enter, to run it):", "zh": "不运行的（拖上去或按回车即运行）："},
+    "chain_card": {"en": "{kept} kept\n{bits} bits", "zh": "保留 {kept}\n{bits} 比特"},
+    "chain_card_off": {"en": "off at this value", "zh": "当前取值下不起作用"},
     "mirostat": {"en": "mirostat (0 = off, 2 = v2)", "zh": "mirostat（0 = 关闭，2 = v2）"},
     "mirostat_help": {
         "en": "llama.cpp's mirostat v2 replaces the chain: logit bias → temperature → mirostat, which keeps the "
@@ -747,12 +755,12 @@ def t(lang: str, key: str, **values: object) -> str:
     return template(lang, key).format(**values)
 
 
-def _span(low: float, high: float, form: str) -> str:
-    """"+0.12 to +0.57", or one number when both ends are the same."""
+def _span(low: float, high: float, form: str, lang: str) -> str:
+    """"+0.12 to +0.57" ("+0.12 至 +0.57"), "38%–86%", or one number when both ends are the same."""
     low_text, high_text = format(low, form), format(high, form)
     if low_text == high_text:
         return low_text
-    return f"{low_text}–{high_text}" if form.endswith("%") else f"{low_text} to {high_text}"
+    return f"{low_text}–{high_text}" if form.endswith("%") else t(lang, "span", low=low_text, high=high_text)
 
 
 def study_answer(answer: Answer, lang: str) -> str:
@@ -765,12 +773,12 @@ def study_answer(answer: Answer, lang: str) -> str:
     text = t(lang, f"study_mean_{answer.leader}", value=value, models=models, temperature=answer.temperature_leads,
              top_p=answer.top_p_leads, neither=models - answer.temperature_leads - answer.top_p_leads,
              all=t(lang, f"study_all_{one}", models=models),
-             margins=_span(answer.smallest_margin, answer.largest_margin, "+.2f"))
+             margins=_span(answer.smallest_margin, answer.largest_margin, "+.2f", lang))
     text += t(lang, f"study_contexts_{answer.per_context}", every=t(lang, f"study_every_{one}"),
-              shares=_span(answer.lowest_share, answer.highest_share, ".0%"),
+              shares=_span(answer.lowest_share, answer.highest_share, ".0%", lang),
               temperature=answer.temperature_majority, top_p=answer.top_p_majority)
     if answer.one_token_high > 0:
-        text += t(lang, "study_exact", value=value, shares=_span(answer.one_token_low, answer.one_token_high, ".0%"))
+        text += t(lang, "study_exact", value=value, shares=_span(answer.one_token_low, answer.one_token_high, ".0%", lang))
     if answer.rule_transferred == answer.rule_transferred:
         text += t(lang, "study_rule", transferred=answer.rule_transferred, majority=answer.rule_majority)
         if answer.rule_zipf == answer.rule_zipf:

@@ -6,6 +6,7 @@ REQUIRE_BROWSER_TEST=1."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -73,4 +74,32 @@ def test_the_first_screen_holds_both_charts_lines_up_and_reads_whole(server, bro
         expect(grid).to_be_visible(timeout=30_000)
         widths = grid.evaluate("element => [element.scrollWidth, element.clientWidth]")
         assert widths[0] <= widths[1] + 1, ("the arithmetic table scrolls sideways", lang, widths)
+    page.close()
+
+
+UPLOADER_WORDS = """() => [...document.querySelectorAll(".st-key-study_upload :is(button p, " +
+    "[data-testid='stFileUploaderDropzoneInstructions'] span)")].map(element => {
+      const own = getComputedStyle(element), after = getComputedStyle(element, "::after");
+      return own.fontSize === "0px" ? after.content.replace(/^"|"$/g, "") : element.innerText; })"""
+
+
+@pytest.mark.parametrize("lang, words", [("en", ["Upload", "25MB per file • PARQUET, CSV"]),
+                                         ("zh", ["上传", "每个文件不超过 25MB • PARQUET, CSV"])])
+@pytest.mark.parametrize("width,height", [(1500, 1000), (1280, 800), (400, 900)])
+def test_the_study_view_reads_whole_and_its_uploader_speaks_the_page_language(server, browser, lang, words,
+                                                                               width, height):
+    """Streamlit writes the uploader's button and limit in English: in 中文 the page draws its own."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{server}/?view=study&lang={lang}")
+    expect(page.locator(APP_READY)).to_be_visible(timeout=60_000)
+    expect(page.locator(SCRIPT_IDLE)).to_be_visible(timeout=120_000)
+    expect(page.locator(".st-key-study_upload")).to_be_visible(timeout=60_000)
+    expected = json.dumps(json.dumps(words, ensure_ascii=False, separators=(",", ":")))
+    page.wait_for_function(f"() => JSON.stringify(({UPLOADER_WORDS})()) === {expected}", timeout=30_000)
+    assert page.evaluate(CUT_TEXT) == [], (lang, width)
+    text = page.locator("[data-testid='stMain']").inner_text()
+    assert not re.search(r"\bnan\b|\bNone\b|\(\(|\(\d+, ", text), (lang, width)
+    if lang == "zh":
+        answer = page.locator("[data-testid='stAlertContainer']").first.inner_text()
+        assert " to " not in answer and "至" in answer, answer
     page.close()

@@ -16,6 +16,7 @@ import torch
 
 import sampling
 from app import charts, live, notices, resources, state, tables
+from app.sampler_chain import sampler_chain
 from app.views import sidebar
 from app.html import REASON_CHARACTERS, continuation_html, escape_markdown, prompt_html, safe_markdown
 from app.settings import Settings
@@ -157,7 +158,7 @@ FOLDED_GROUPS = {"filters": ("top_k", "min_p", "typical_p", "epsilon_cutoff", "e
                                     "dynatemp_exponent", "mirostat", "mirostat_tau", "mirostat_eta")}
 
 
-def more_samplers(panel: str, lang: str) -> None:
+def more_samplers(panel: str, lang: str, trace: sampling.Trace | None = None) -> None:
     """The other controls, one group at a time, drawn only when picked (the browser builds a few
     sliders instead of forty; see state.initialize for the values kept). Below the panel's charts:
     opening a group moves nothing that the other panel has beside it."""
@@ -175,6 +176,8 @@ def more_samplers(panel: str, lang: str) -> None:
                       max_chars=controls["logit_bias"].max_length,
                       help=t(lang, "logit_bias_help"), placeholder="13:-100, 262:5")
     if group == "llama_samplers":
+        if "samplers" not in unsupported:
+            sampler_chain(panel, trace, lang)
         samplers_picker(panel, lang, disabled="samplers" in unsupported)
     missing = [name for name in FOLDED_GROUPS[group] if name in unsupported]
     if missing:
@@ -345,7 +348,7 @@ def panel_view(panel: str, handle: ModelHandle, source: resources.Source, prompt
         st.caption(t(lang, "greedy_note"))
     for line in panel_notices(source, prompt, config, lang):
         st.caption(escape_markdown(line))
-    more_samplers(panel, lang)
+    more_samplers(panel, lang, trace)
     server_check(handle, source, prompt, config, trace, lang)
     arithmetic_table(rows, lang)
     # Built only when clicked, from what this run holds: no Streamlit call, so no script context needed.

@@ -12,10 +12,11 @@ import pandas as pd
 import streamlit as st
 
 from app import charts
-from app.html import REASON_CHARACTERS, escape_markdown, safe_markdown
+from app.html import REASON_CHARACTERS, escape_markdown, safe_markdown, uploader_text
 from app.text import chart_titles, study_answer, study_models, t
 from sampling import study
 
+UPLOAD_TYPES = ("parquet", "csv")
 STUDY_RESULTS = Path(__file__).resolve().parent.parent.parent / "docs" / "study" / "sweep.parquet"
 
 
@@ -56,7 +57,10 @@ def endpoint_table(endpoint: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 def render(lang: str) -> None:
     st.title(t(lang, "study_title"))
-    upload = st.file_uploader(t(lang, "study_upload"), type=["parquet", "csv"], key="study_upload")
+    if lang != "en":
+        limit = t(lang, "upload_limit", megabytes=st.get_option("server.maxUploadSize"), types=", ".join(UPLOAD_TYPES).upper())
+        st.html(uploader_text("study_upload", t(lang, "upload_button"), limit))
+    upload = st.file_uploader(t(lang, "study_upload"), type=list(UPLOAD_TYPES), key="study_upload")
     data, name = (upload.getvalue(), upload.name) if upload else (None, "")
     try:
         with st.spinner(t(lang, "study_computing")):
