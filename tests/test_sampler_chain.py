@@ -105,7 +105,7 @@ def test_the_arrow_keys_move_the_focused_card(server, browser):
     frame.locator(".card[data-name=temperature]").focus()
     for _ in range(3):
         frame.locator(".card[data-name=temperature]").press("ArrowLeft")
-    page.wait_for_url(re.compile(r"a_samplers=[^&]*temperature%2Cmin_p"), timeout=30_000)
+    page.wait_for_url(re.compile(r"a_samplers=[^&]*typ_p%2Ctemperature%2Ctop_p"), timeout=30_000)
     assert chain_in_url(page)[:6] == [*DEFAULT_SAMPLERS[:5], "temperature"]
     page.close()
 

@@ -27,9 +27,19 @@ function card(name) {
   return element;
 }
 
+// The order last sent and when: until the server's rerun comes back with it (or a few seconds
+// pass), a render of an older order does not undo the moves made since.
+let sent = null, sentAt = 0;
+
 function render() {
-  chain.replaceChildren(...args.chain.map(card));
-  off.replaceChildren(...args.all.filter(name => !args.chain.includes(name)).map(card));
+  const ahead = sent !== null && performance.now() - sentAt < 3000 && JSON.stringify(sent) !== JSON.stringify(args.chain);
+  if (!ahead) sent = null;
+  const order = ahead ? sent : args.chain;
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.name : null;
+  chain.replaceChildren(...order.map(card));
+  off.replaceChildren(...args.all.filter(name => !order.includes(name)).map(card));
+  const again = focused && document.querySelector(`.card[data-name="${CSS.escape(focused)}"]`);
+  if (again) again.focus();  // a key moving a card keeps moving it after the rerun
   document.getElementById("title").textContent = args.texts.title;
   document.getElementById("off_title").textContent = args.texts.off;
   send("streamlit:setFrameHeight", {height: document.body.scrollHeight + 4});
@@ -39,6 +49,8 @@ function commit() {
   const order = [...chain.children].map(element => element.dataset.name);
   // Each change is a new value (``change`` counts them), so that an order the picker below has
   // moved away from can be dragged back.
+  sent = order;
+  sentAt = performance.now();
   send("streamlit:setComponentValue", {value: {order, change: ++changes}, dataType: "json"});
 }
 
