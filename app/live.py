@@ -45,7 +45,8 @@ ROWS = 10
 """Tokens the live chart draws: the panel's most likely ones."""
 LIVE_TOKENS = 4096
 """The most likely logits the browser gets (16 KiB): every cut within them is computed there."""
-LIVE_STAGES = ("temperature", "top_k", "top_p", "min_p")
+LIVE_STAGES = ("temperature", "top_p", "top_k", "min_p")
+"""The stages the browser computes, as its sliders stand: the panel's two main ones, then the filters."""
 CONTROLS = tuple(state.SAMPLING_CONTROLS_BY_NAME[name] for name in LIVE_STAGES)
 TEMPERATURE = CONTROLS[0]
 LLAMA_CPP_ORDERS = ("llama.cpp", "custom")
