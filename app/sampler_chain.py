@@ -18,7 +18,7 @@ import sampling
 from app import state
 from app.text import t
 from sampling.engines.llama_cpp import SAMPLERS
-from sampling.metrics import entropy
+from sampling.metrics import drawn_distribution, entropy
 
 _component = components.declare_component("sampler_chain",
                                           path=str(Path(__file__).parent / "components" / "sampler_chain"))
@@ -36,7 +36,7 @@ def figures_after(trace: sampling.Trace, lang: str) -> dict[str, dict]:
             after[sampler] = {"text": t(lang, "chain_card_off"), "fraction": 0.0}
             continue
         stage = trace.stages[max(ran)]
-        bits = entropy(stage.probs.double(), bits=True).item()
+        bits = entropy(drawn_distribution(stage.probs), bits=True).item()
         after[sampler] = {"text": t(lang, "chain_card", kept=f"{int(stage.kept.sum()):,}", bits=f"{bits:.2f}"),
                           "fraction": bits / most if most > 0 else 0.0}
     return after

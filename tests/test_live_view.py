@@ -16,7 +16,7 @@ from browser_helpers import browser, require_chromium  # noqa: F401 - fixture
 
 from app import live
 from sampling import SamplingConfig, apply, load_model
-from sampling.metrics import entropy
+from sampling.metrics import drawn_distribution, entropy
 
 require_chromium()
 
@@ -65,7 +65,7 @@ def check_against_the_engine(view, logits: torch.Tensor, order: str, sent: int, 
             if reason == "tail":  # the engine keeps more than the browser holds
                 assert kept is not None and kept > sent, (order, values, result["deferred"], kept)
             continue
-        probs = trace.probs.double()
+        probs = drawn_distribution(trace.probs)
         assert result["kept"] == int(trace.kept.sum()), (order, values, result["kept"], int(trace.kept.sum()))
         shown = [row["p"] for row in result["rows"]]
         assert shown == pytest.approx(probs[ids].tolist(), rel=1e-4, abs=1e-9), (order, values)

@@ -111,3 +111,16 @@ def test_self_bleu_is_one_for_copies_and_low_for_unrelated_texts():
 def test_mean_token_entropy():
     assert mean_token_entropy([1.0, 2.0, 3.0]) == 2.0
     assert math.isnan(mean_token_entropy([]))
+
+
+def test_the_panel_figures_are_those_of_the_distribution_drawn_from_at_gemmas_vocabulary():
+    """A float32 softmax over 262,144 tokens sums to 1 only to its rounding; the figures are those
+    of the distribution a draw follows (normalised), which is the float64 one to 1e-6 bits."""
+    # Random logits of Gemma's spread (its std is about 5) and vocabulary.
+    logits = torch.randn(262_144, generator=torch.Generator().manual_seed(0)) * 5
+    trace = apply(logits, SamplingConfig(temperature=1.6))
+    exact = torch.softmax(logits.double() / 1.6, dim=-1)
+    assert abs(trace.probs.double().sum().item() - 1) > 1e-5  # the premise: float32 does not sum to 1
+    figures = summary(trace)
+    assert figures["entropy_bits"] == pytest.approx(entropy(exact, bits=True).item(), abs=1e-6)
+    assert figures["top1_probability"] == pytest.approx(exact.max().item(), rel=1e-6)

@@ -47,10 +47,11 @@ function build() {
       // How long from the input event to the next frame: kept for benchmarks/drag_latency.py.
       requestAnimationFrame(() => window.frameTimes.push(performance.now() - event.timeStamp));
     });
-    // Each release is a new value (``release`` counts them), so that releasing at the value of the
-    // one before still sets the panel's control, which may have moved since.
+    // Each release is a new value (``release`` is unique, across reloads of this frame too), so
+    // that releasing at the value of the one before still sets the panel's control, which may
+    // have moved since.
     input.addEventListener("change", () => send("streamlit:setComponentValue", {
-      value: {name: input.name, value: Number(input.value), release: ++releases}, dataType: "json"}));
+      value: {name: input.name, value: Number(input.value), release: `${performance.timeOrigin + performance.now()}-${++releases}`}, dataType: "json"}));
     cell.append(name, input, value);
     return cell;
   }));

@@ -47,11 +47,11 @@ function render() {
 
 function commit() {
   const order = [...chain.children].map(element => element.dataset.name);
-  // Each change is a new value (``change`` counts them), so that an order the picker below has
-  // moved away from can be dragged back.
+  // Each change is a new value (``change`` is unique, across reloads of this frame too), so that
+  // an order the picker below has moved away from can be dragged back.
   sent = order;
   sentAt = performance.now();
-  send("streamlit:setComponentValue", {value: {order, change: ++changes}, dataType: "json"});
+  send("streamlit:setComponentValue", {value: {order, change: `${performance.timeOrigin + performance.now()}-${++changes}`}, dataType: "json"});
 }
 
 // Where a card dropped at (x, y) goes: the list under the pointer, before the first card whose
