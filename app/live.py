@@ -5,18 +5,21 @@ released (the server's exact trace follows).
 What the browser computes (``components/live_samplers/view.js``), and where it defers:
 
 - From the server, once per prompt and setting: the panel's ``LIVE_TOKENS`` most likely logits
-  after the logit bias and penalties (the stages that only move logits, where they run before the
-  four), and ``log Z`` and the entropy over the whole vocabulary at every temperature the slider
-  can take (`sampling.metrics.temperature_table`).
-- In the browser, in float64: the four stages in the engine's order with its rules (transformers
-  and vLLM keep every token tied with the k-th at top_k, llama.cpp exactly k; vLLM raises a tiny
-  temperature to 0.01; T 0 keeps the most likely token). Every shown probability is exact over
-  the whole vocabulary, and so is the entropy.
+  and their ids, after the logit bias and penalties (the stages that only move logits, where they
+  run before the four); ``log Z`` and the entropy over the whole vocabulary at every temperature
+  the slider can take (`sampling.metrics.temperature_table`); for llama.cpp, the float32 sum its
+  softmax adds up over the whole vocabulary at each of them (`llama_cpp_sums`).
+- In the browser: the four stages in the engine's order with its rules (transformers and vLLM
+  keep every token tied with the k-th at top_k, llama.cpp exactly k; vLLM raises a tiny
+  temperature to 0.01; T 0 keeps the most likely token). llama.cpp's top_p and min_p are computed
+  in its float32, with its sums, so they cut where it cuts (its running sum over SmolLM2's 49,152
+  tokens reaches top_p 0.99 eleven tokens before float64's); transformers' and vLLM's in float64,
+  where their float32 softmax can move a cut only within its rounding of top_p. Every shown
+  probability is over the whole vocabulary, and so is the entropy.
 - Deferred to the server, said on the panel: a cut that needs more than the tokens sent (top_p or
-  min_p near 1 on a flat distribution, or top_k past them), a cut between tied tokens (the engine's
-  sort decides which survive), and the other stages (typical_p, XTC, mirostat, dynamic
-  temperature, penalties that run after a cut in a custom order), named on the panel. A float32
-  cut that lands on the other side of a float64 one shows when released.
+  min_p near 1 on a flat distribution), a cut between tied tokens (the engine's sort decides which
+  survive), and the other stages (typical_p, XTC, mirostat, dynamic temperature, penalties that
+  run after a cut in a custom order), named on the panel.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ _component = components.declare_component("live_samplers",
                                           path=str(Path(__file__).parent / "components" / "live_samplers"))
 
 
-def browser_data(logits: torch.Tensor, sent: int = LIVE_TOKENS, llama_cpp: bool = False) -> dict:
+def browser_data(logits: torch.Tensor, sent: int = LIVE_TOKENS, for_llama_cpp: bool = False) -> dict:
     """What the browser needs of ``logits`` ``[vocab]`` (the logits the live stages start from):
     the ``sent`` most likely of them, sorted, and their ids, as base64 float32 and int32; the
     first ids, for the chart's rows; the number the engine can draw; log Z and the entropy over the
@@ -73,7 +76,7 @@ def browser_data(logits: torch.Tensor, sent: int = LIVE_TOKENS, llama_cpp: bool 
             "table": {"low": TEMPERATURE.low, "step": TEMPERATURE.step, "log_z": log_z.tolist(),
                       "entropy_bits": bits.tolist()},
             "unit": {"log_z": unit_log_z.item(), "entropy_bits": unit_bits.item()}}
-    if llama_cpp:
+    if for_llama_cpp:
         data["llama_sums"] = {"unit": llama_cpp_sums(logits, [1.0])[0], "table": llama_cpp_sums(logits, temperatures.tolist())}
     return data
 
@@ -82,17 +85,17 @@ def _base64(values: np.ndarray) -> str:
     return base64.b64encode(values.tobytes()).decode("ascii")
 
 
-def llama_cpp_sums(logits: torch.Tensor, temperatures: list[float]) -> list[float]:
+def llama_cpp_sums(logits: torch.Tensor, temperatures: list[float]) -> list[float | None]:
     """`llama_cpp.softmax_sum` of ``logits`` at each temperature (None at T 0, which is greedy)."""
     values = logits.numpy()
     return [llama_cpp.softmax_sum(values, temperature) if temperature > 0 else None for temperature in temperatures]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def slider_table(_logits: torch.Tensor, digest: str, llama_cpp: bool) -> dict:
+def slider_table(_logits: torch.Tensor, digest: str, for_llama_cpp: bool) -> dict:
     """`browser_data`, once per logits and engine: ``digest`` names the logits, so that a move of a
     live control, which leaves them as they are, finds it computed."""
-    return browser_data(_logits, llama_cpp=llama_cpp)
+    return browser_data(_logits, for_llama_cpp=for_llama_cpp)
 
 
 def live_chain(config: sampling.SamplingConfig) -> tuple[list[str], list[str], list[str]]:
@@ -127,12 +130,13 @@ def live_samplers(panel: str, trace: sampling.Trace, config: sampling.SamplingCo
     _component(**table, rows=unique_labels(labeller(ids), ids), chain=live,
                engine="llama.cpp" if config.order in LLAMA_CPP_ORDERS else config.order,
                values={name: getattr(config, name) for name in LIVE_STAGES}, controls=controls, texts=texts,
-               height=LIVE_HEIGHT,  # the frame's least height, the same in both panels so that they line up
+               height=LIVE_HEIGHT,
                # A component passes every keyword to the browser, ``args`` too: the panel goes in a partial.
                key=state.panel_key(panel, "live"), on_change=partial(apply_live, panel), default=None)
 
 
 LIVE_HEIGHT = 120 + 15 * ROWS
+"""The live view's least height: the same in both panels, so that the charts below them line up."""
 
 
 def apply_live(panel: str) -> None:

@@ -55,7 +55,7 @@ def server_table_seconds(model: str, llama_cpp: bool, rounds: int = 5) -> float:
     timings = []
     for _ in range(rounds):
         started = time.perf_counter()
-        browser_data(logits, llama_cpp=llama_cpp)
+        browser_data(logits, for_llama_cpp=llama_cpp)
         timings.append(time.perf_counter() - started)
     return statistics.median(timings)
 

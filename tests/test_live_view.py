@@ -1,6 +1,6 @@
 """The live samplers' numbers, computed by the browser's own code (`app/components/live_samplers/
-view.js`, run in chromium) and checked against the engines' pipelines: on the bundled model and
-SmolLM2, for every engine order, for random settings of temperature, top_k, top_p and min_p, the
+view.js`, run in chromium) and checked against the engines' pipelines (llama.cpp's own samplers
+where llama-cpp-python is installed, as in CI): on the bundled model and SmolLM2, for every engine order, for random settings of temperature, top_k, top_p and min_p, the
 browser keeps the same tokens as the engine and gives each shown token its probability and the
 distribution its entropy; where it defers (a cut past the tokens it holds, a cut between tied
 tokens) that is so. Skipped without chromium, unless REQUIRE_BROWSER_TEST=1."""
@@ -49,7 +49,7 @@ def random_settings(rng: random.Random) -> dict:
 
 def check_against_the_engine(view, logits: torch.Tensor, order: str, sent: int, settings: list[dict]) -> dict:
     """Every case the browser computes agrees with the engine's trace; returns how many deferred, by reason."""
-    data = live.browser_data(logits, sent, llama_cpp=order == "llama.cpp")
+    data = live.browser_data(logits, sent, for_llama_cpp=order == "llama.cpp")
     config = SamplingConfig(order=order)
     chain, folded, others = live.live_chain(config)
     assert not folded and not others
@@ -57,7 +57,7 @@ def check_against_the_engine(view, logits: torch.Tensor, order: str, sent: int, 
     deferred = {"tail": 0, "tie": 0}
     ids = data["top_ids"]
     for values, result in zip(settings, results, strict=True):
-        trace = apply(logits, SamplingConfig(order=order, **values), llama_cpp="port")
+        trace = apply(logits, SamplingConfig(order=order, **values))
         if result["deferred"]:
             stage, reason = result["deferred"]["stage"], result["deferred"]["reason"]
             deferred[reason] += 1
@@ -104,7 +104,7 @@ def test_top_k_between_tied_tokens(view, order, kept):
     """transformers and vLLM keep every token tied with the k-th; llama.cpp keeps exactly k, and
     which of the tied ones its sort keeps is its own: deferred."""
     logits = torch.tensor([3.0, 2.0, 2.0, 1.0, 0.0, -1.0])
-    data = live.browser_data(logits, llama_cpp=order == "llama.cpp")
+    data = live.browser_data(logits, for_llama_cpp=order == "llama.cpp")
     chain, _, _ = live.live_chain(SamplingConfig(order=order))
     [result] = view(data, chain, order, [{"temperature": 1.0, "top_k": 2, "top_p": 1.0, "min_p": 0.0}])
     if kept is None:
@@ -121,7 +121,7 @@ def test_the_engines_orders_differ_in_the_browser_as_they_do(view):
     kept = {}
     for order in ORDERS:
         chain, _, _ = live.live_chain(SamplingConfig(order=order))
-        [result] = view(live.browser_data(logits, llama_cpp=order == "llama.cpp"), chain, order, [values])
+        [result] = view(live.browser_data(logits, for_llama_cpp=order == "llama.cpp"), chain, order, [values])
         kept[order] = result["kept"]
-        assert kept[order] == int(apply(logits, SamplingConfig(order=order, **values), llama_cpp="port").kept.sum())
+        assert kept[order] == int(apply(logits, SamplingConfig(order=order, **values)).kept.sum())
     assert kept["llama.cpp"] < kept["transformers"] == kept["vllm"]
