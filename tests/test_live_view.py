@@ -1,9 +1,10 @@
 """The live samplers' numbers, computed by the browser's own code (`app/components/live_samplers/
 view.js`, run in chromium) and checked against the engines' pipelines (llama.cpp's own samplers
-where llama-cpp-python is installed, as in CI): on the bundled model and SmolLM2, for every engine order, for random settings of temperature, top_k, top_p and min_p, the
-browser keeps the same tokens as the engine and gives each shown token its probability and the
-distribution its entropy; where it defers (a cut past the tokens it holds, a cut between tied
-tokens) that is so. Skipped without chromium, unless REQUIRE_BROWSER_TEST=1."""
+where llama-cpp-python is installed, as in CI): on the bundled model and SmolLM2, for every engine
+order, for random settings of temperature, top_k, top_p and min_p, the browser keeps the same
+tokens as the engine and gives each shown token its probability and the distribution its entropy;
+where it defers (a cut past the tokens it holds, a cut between tied tokens) that is so. Skipped
+without chromium, unless REQUIRE_BROWSER_TEST=1."""
 
 from __future__ import annotations
 
