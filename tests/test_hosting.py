@@ -110,10 +110,13 @@ def test_the_proxy_adds_frame_and_content_security_headers_and_the_page_works_un
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
         page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
                 else None)
-        page.goto(f"{public}/")
+        page.goto(f"{public}/?a_order=custom")
         expect(page.locator("[data-testid='stVegaLiteChart'] svg")).to_have_count(6, timeout=120_000)
-        # The live temperature, the page's own frame, runs its script under the same policy.
+        # The live samplers and the sampler cards, the page's own frames, run their scripts under
+        # the same policy.
         expect(page.frame_locator(".st-key-a_live iframe").locator("rect").first).to_be_attached(timeout=60_000)
+        page.locator(".st-key-a_more button").filter(has_text="llama.cpp").click()
+        expect(page.frame_locator(".st-key-a_chain iframe").locator(".card")).to_have_count(9, timeout=60_000)
         browser.close()
     assert not refused, refused
 
