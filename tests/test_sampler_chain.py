@@ -100,13 +100,18 @@ def test_dragging_a_card_sets_the_order_and_the_panel_follows(server, browser):
     page.close()
 
 
-def test_the_arrow_keys_move_the_focused_card(server, browser):
+def test_the_keys_move_leave_out_and_bring_back_the_focused_card(server, browser):
     page, frame = open_cards(browser, server, (1280, 800), "")
     frame.locator(".card[data-name=temperature]").focus()
     for _ in range(3):
         frame.locator(".card[data-name=temperature]").press("ArrowLeft")
     page.wait_for_url(re.compile(r"a_samplers=[^&]*typ_p%2Ctemperature%2Ctop_p"), timeout=30_000)
     assert chain_in_url(page)[:6] == [*DEFAULT_SAMPLERS[:5], "temperature"]
+    frame.locator(".card[data-name=dry]").press("Delete")  # left out
+    page.wait_for_url(re.compile(r"a_samplers=penalties%2Ctop_n_sigma"), timeout=30_000)
+    assert "dry" not in chain_in_url(page)
+    frame.locator("#off .card[data-name=dry]").press("Enter")  # and back, at the end
+    page.wait_for_url(re.compile(r"a_samplers=[^&]*xtc%2Cdry"), timeout=30_000)
     page.close()
 
 

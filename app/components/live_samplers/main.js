@@ -17,7 +17,7 @@ function draw() {
   }
   const view = liveView(args, logits, ids, current);
   const texts = args.texts;
-  let figure = (view.deferred ? texts.deferred[view.deferred.reason] : texts.figure)
+  const figure = (view.deferred ? texts.deferred[view.deferred.reason] : texts.figure)
     .replace("{entropy}", view.bits.toFixed(3)).replace("{kept}", view.kept.toLocaleString("en"))
     .replace("{stage}", view.deferred ? view.deferred.stage : "").replace("{sent}", logits.length.toLocaleString("en"));
   document.getElementById("figure").textContent = figure;

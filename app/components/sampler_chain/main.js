@@ -5,6 +5,9 @@
 const send = (type, extra) => window.parent.postMessage({isStreamlitMessage: true, type, ...extra}, "*");
 const chain = document.getElementById("chain"), off = document.getElementById("off");
 let args = null, changes = 0;
+// The order last sent and when: until the server's rerun comes back with it (or a few seconds
+// pass), a render of an older order does not undo the moves made since.
+let sent = null, sentAt = 0;
 
 function card(name) {
   const element = document.createElement("div"), title = document.createElement("div");
@@ -27,10 +30,6 @@ function card(name) {
   return element;
 }
 
-// The order last sent and when: until the server's rerun comes back with it (or a few seconds
-// pass), a render of an older order does not undo the moves made since.
-let sent = null, sentAt = 0;
-
 function render() {
   const ahead = sent !== null && performance.now() - sentAt < 3000 && JSON.stringify(sent) !== JSON.stringify(args.chain);
   if (!ahead) sent = null;
@@ -45,8 +44,10 @@ function render() {
   send("streamlit:setFrameHeight", {height: document.body.scrollHeight + 4});
 }
 
+const current = () => [...chain.children].map(element => element.dataset.name);
+
 function commit() {
-  const order = [...chain.children].map(element => element.dataset.name);
+  const order = current();
   // Each change is a new value (``change`` is unique, across reloads of this frame too), so that
   // an order the picker below has moved away from can be dragged back.
   sent = order;
@@ -75,6 +76,7 @@ document.addEventListener("pointerdown", event => {
   if (!element) return;
   event.preventDefault();
   element.classList.add("dragging");
+  const before = JSON.stringify(current());
   const move = moved => place(element, moved.clientX, moved.clientY);
   const release = () => {
     document.removeEventListener("pointermove", move);
@@ -82,7 +84,7 @@ document.addEventListener("pointerdown", event => {
     document.removeEventListener("pointercancel", release);
     element.classList.remove("dragging");
     element.focus();
-    commit();
+    if (JSON.stringify(current()) !== before) commit();  // a click moves nothing
   };
   document.addEventListener("pointermove", move);
   document.addEventListener("pointerup", release);
