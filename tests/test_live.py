@@ -27,16 +27,17 @@ def test_the_table_gives_exact_probabilities_and_entropies_over_the_whole_vocabu
         temperature_table(logits, torch.tensor([0.0, 1.0]))
 
 
-def test_llama_cpp_sums_are_those_its_top_p_divides_by():
-    """The sum the browser gets is the one llama.cpp's softmax adds up, which is not float64's."""
+def test_llama_cpp_sums_are_those_its_softmax_divides_by():
+    """The sum the browser gets for llama.cpp is the float32 one its softmax adds up one term after
+    the other (the port's, which tests/test_llama_cpp_native.py holds to llama.cpp's own): every
+    probability of the port is its exponential over that sum, bit for bit."""
     logits = load_model("fortune-base").next_token_logits("hello, this is my favorite").logits
-    for temperature in (0.5, 1.0, 1.35):
+    for temperature in (0.5, 1.0, 1.35, 2.0):
         candidates = llama_cpp.Candidates(np.arange(len(logits)), logits.numpy() / np.float32(temperature))
-        probs = llama_cpp._softmax(candidates)
-        total = live.llama_cpp_sums(logits, [temperature])[0]
-        top = np.float32(logits.max() / np.float32(temperature))
-        assert np.float32(np.exp(np.float64(candidates.logits[0] - top))) / np.float32(total) == probs[0]
-        assert total == pytest.approx(torch.exp(logits.double() / temperature - float(top)).sum().item(), rel=1e-4)
+        exponentials = llama_cpp._expf(candidates.logits - candidates.logits.max())
+        [total] = live.llama_cpp_sums(logits, [temperature])
+        assert np.array_equal(exponentials / np.float32(total), llama_cpp._softmax(candidates))
+        assert total == pytest.approx(exponentials.astype(np.float64).sum(), rel=1e-5)
     assert live.llama_cpp_sums(logits, [0.0]) == [None]
 
 
