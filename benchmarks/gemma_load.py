@@ -15,7 +15,6 @@ a gone session 1 s after it left.
 from __future__ import annotations
 
 import asyncio
-import re
 import statistics
 import time
 

@@ -10,7 +10,6 @@ Every number in the report is computed here from the results files, so a rerun o
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 from pathlib import Path

@@ -17,7 +17,7 @@ from transformers import GenerationConfig
 import sampling
 from sampling import Context, SamplingConfig, apply, load_model
 from sampling.engines import llama_cpp
-from sampling.fetch import REAL_MODELS, FetchError, fetch
+from sampling.fetch import REAL_MODELS
 from sampling.gguf import METADATA, converted_folder
 from sampling.models import ModelLoadError
 from sampling.runtime import available as llama_cpp_available

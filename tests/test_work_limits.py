@@ -5,7 +5,6 @@ import threading
 import time
 
 import pytest
-import torch
 
 from app.slots import ModelSlots
 from sampling import Limits, SamplingConfig, load_model
