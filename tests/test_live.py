@@ -73,3 +73,22 @@ def test_a_released_value_sets_its_control_only_when_the_slider_could_send_it(mo
     live.apply_live("a")
     assert session == {"a_live": sent, **before, **{f"a_{name}": value for name, value in expected.items()}}
     assert all(type(session[f"a_{name}"]) is type(value) for name, value in expected.items())
+
+
+@pytest.mark.parametrize("config, expected", [
+    (SamplingConfig(repetition_penalty=1.2), (["temperature", "top_k", "top_p", "min_p"], ["repetition_penalty"], [])),
+    (SamplingConfig(order="vllm", frequency_penalty=0.5, temperature=0),  # greedy: the penalty still runs first
+     (["temperature", "min_p", "top_k", "top_p"], ["frequency_penalty"], [])),
+    (SamplingConfig(order="llama.cpp", logit_bias=((3, 1.0),), xtc_probability=0.5),
+     (["top_k", "top_p", "min_p", "temperature"], ["logit_bias"], ["xtc_probability"])),
+    # Dynamic temperature reads the candidates' entropy: the browser leaves it to the server.
+    (SamplingConfig(order="llama.cpp", dynatemp_range=0.5, typical_p=0.9),
+     (["top_k", "top_p", "min_p"], [], ["typical_p", "temperature"])),
+    # A penalty after a cut in a custom order cannot be folded into the logits sent.
+    (SamplingConfig(order="custom", samplers=("top_k", "penalties", "temperature"), repetition_penalty=1.3),
+     (["top_k", "temperature"], [], ["repetition_penalty"])),
+    (SamplingConfig(order="llama.cpp", mirostat=2), (["temperature"], [], ["mirostat"])),
+    (SamplingConfig(order="custom", samplers=("top_p",)), (["top_p"], [], [])),
+])
+def test_the_live_chain_is_the_engines_order_and_names_what_it_leaves_to_the_server(config, expected):
+    assert live.live_chain(config) == expected
