@@ -17,6 +17,7 @@ from browser_helpers import browser, require_chromium  # noqa: F401 - fixture
 
 from app import live
 from sampling import SamplingConfig, apply, load_model
+from sampling.fetch import fetched_models
 from sampling.metrics import drawn_distribution, entropy
 
 require_chromium()
@@ -98,6 +99,15 @@ def test_the_browser_keeps_what_each_engine_keeps_on_smollm2(view, order, smollm
     logits = smollm2.next_token_logits("The capital of France is").logits
     rng = random.Random(f"smollm2 {order}")
     check_against_the_engine(view, logits, order, live.LIVE_TOKENS, [random_settings(rng) for _ in range(150)])
+
+
+@pytest.mark.skipif("gemma3" not in fetched_models(), reason="Gemma 3 is not fetched here (python -m sampling.fetch gemma3)")
+@pytest.mark.parametrize("order", ORDERS)
+def test_the_browser_keeps_what_each_engine_keeps_on_gemma3(view, order):
+    """262,144 tokens, where the engines' float32 softmax sums to 1 only to 3e-5."""
+    logits = load_model("gemma3").next_token_logits("The capital of France is").logits
+    rng = random.Random(f"gemma3 {order}")
+    check_against_the_engine(view, logits, order, live.LIVE_TOKENS, [random_settings(rng) for _ in range(100)])
 
 
 @pytest.mark.parametrize("order, kept", [("transformers", 3), ("vllm", 3), ("llama.cpp", None)])
