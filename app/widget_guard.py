@@ -4,8 +4,9 @@ A browser only sends what its widgets produce, but a crafted client can send any
 websocket. Streamlit 1.67 then raises in that session before the page's script runs: the number
 input's deserializer calls ``int()`` on NaN or infinity, the select box indexes with a string. Each
 incoming widget state must be of the kind its widget sends and readable by that widget's
-deserializer; one that is not is
-dropped (the widget keeps its value), and the page says so (`DROPPED`, a key of the session).
+deserializer, and a component's value (JSON, which Streamlit keeps as it comes, up to the
+server's message size) at most `MAX_JSON_CHARACTERS` long; one that is not is dropped (the widget
+keeps its value), and the page says so (`DROPPED`, a key of the session).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.runtime.state.common import unpack_widget_state_value
 from streamlit.runtime.state.session_state import SessionState
 
+MAX_JSON_CHARACTERS = 4096
+"""The page's components send a few hundred characters at most (a released slider, an order of
+nine samplers); a visitor's session keeps no more than this of anything sent to one."""
 DROPPED = "widget_values_dropped"
 """The session key that lists the widgets whose values were dropped, for the page to say so."""
 _lock = threading.Lock()
@@ -30,6 +34,8 @@ def _readable(session: SessionState, states: WidgetStates) -> WidgetStates:
             try:
                 if state.WhichOneof("value") != metadata.value_type:  # not the kind this widget sends
                     raise TypeError(state.WhichOneof("value"))
+                if state.WhichOneof("value") == "json_value" and len(state.json_value) > MAX_JSON_CHARACTERS:
+                    raise ValueError(f"{len(state.json_value):,} characters of JSON")
                 metadata.deserializer(unpack_widget_state_value(state))
             except (TypeError, ValueError, OverflowError, IndexError, KeyError):
                 dropped = session[DROPPED] if DROPPED in session else []

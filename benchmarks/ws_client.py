@@ -120,7 +120,8 @@ class Session:
             result.first_chart = time.perf_counter() - started
         elif kind == "alert":
             result.alerts.append(element.alert.body)
-        elif kind in ("slider", "selectbox", "number_input", "text_input", "text_area", "radio", "multiselect"):
+        elif kind in ("slider", "selectbox", "number_input", "text_input", "text_area", "radio", "multiselect",
+                      "component_instance"):
             widget_id = getattr(element, kind).id
             key = widget_id.rsplit("-", 1)[-1]
             self.widgets[key] = Widget(widget_id, delta.fragment_id)

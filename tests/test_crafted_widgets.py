@@ -3,6 +3,7 @@ websocket protocol against a real server. Each gives the page a message, never a
 the URL echoes nothing unbounded."""
 
 import asyncio
+import json
 import math
 
 import pytest
@@ -24,6 +25,12 @@ CRAFTED = [  # (widget key, (value kind, value), words the page then says)
     ("prompt", ("string_value", "y" * 200_000), "only its last tokens are used"),
     ("a_temperature", ("double_array_value", [math.nan]), ""),  # Streamlit's slider clamps it itself
     ("a_temperature", ("double_array_value", [1e308, 5.0]), ""),
+    # The live sliders' component: a value no slider can take is ignored, a malformed or huge one dropped.
+    ("a_live", ("json_value", json.dumps({"name": "temperature", "value": 1e308, "release": "1"})), ""),
+    ("a_live", ("json_value", json.dumps({"name": "__class__", "value": 0.5})), ""),
+    ("a_live", ("json_value", "{not json"), "Ignored values"),
+    ("a_live", ("json_value", json.dumps({"name": "top_p", "value": "x" * 1_000_000})), "Ignored values"),
+    ("a_live", ("string_value", "temperature"), "Ignored values"),
 ]
 
 
