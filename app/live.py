@@ -7,8 +7,8 @@ What the browser computes (``components/live_samplers/view.js``), and where it d
 - From the server, once per prompt and setting: the panel's ``LIVE_TOKENS`` most likely logits
   and their ids, after the logit bias and penalties (the stages that only move logits, where they
   run before the four); ``log Z`` and the entropy over the whole vocabulary at every temperature
-  the slider can take (`sampling.metrics.temperature_table`); for llama.cpp, the float32 sum its
-  softmax adds up over the whole vocabulary at each of them (`llama_cpp_sums`).
+  the slider can take and at the panel's own (`whole_vocabulary`); for llama.cpp, the float32 sum
+  its softmax adds up over the whole vocabulary at each of them.
 - In the browser: the four stages in the engine's order with its rules (transformers and vLLM
   keep every token tied with the k-th at top_k, llama.cpp exactly k; vLLM raises a tiny
   temperature to 0.01; T 0 keeps the most likely token). llama.cpp's top_p and min_p are computed
@@ -39,7 +39,7 @@ import sampling
 from app import state, tables
 from app.tables import Labeller
 from app.text import t
-from sampling.engines import llama_cpp
+from sampling.engines import llama_cpp, vllm
 from sampling.metrics import temperature_table
 from sampling.pipeline import CONTEXT_STAGES, chain
 from sampling.tokens import unique_labels
@@ -60,35 +60,37 @@ _component = components.declare_component("live_samplers",
 def browser_data(logits: torch.Tensor, sent: int = LIVE_TOKENS, for_llama_cpp: bool = False) -> dict:
     """What the browser needs of ``logits`` ``[vocab]`` (the logits the live stages start from):
     the ``sent`` most likely of them, sorted, and their ids, as base64 float32 and int32; the
-    first ids, for the chart's rows; the number the engine can draw; log Z and the entropy over the
-    whole vocabulary at every position of the temperature slider and at 1; for llama.cpp, the float32
-    sums its softmax adds up at those temperatures (`llama_cpp_sums`)."""
+    first ids, for the chart's rows; the number the engine can draw; and the whole vocabulary's
+    figures (`whole_vocabulary`) at every position of the temperature slider and at 1."""
     positions = torch.arange(round((TEMPERATURE.high - TEMPERATURE.low) / TEMPERATURE.step) + 1, dtype=torch.float64)
-    temperatures = TEMPERATURE.low + positions * TEMPERATURE.step
-    positive = temperatures > 0  # T = 0 is greedy: no log Z, the largest logit alone has p = 1
-    log_z, bits = torch.zeros(len(temperatures), dtype=torch.float64), torch.zeros(len(temperatures), dtype=torch.float64)
-    log_z[positive], bits[positive] = temperature_table(logits, temperatures[positive])
-    unit_log_z, unit_bits = temperature_table(logits, torch.ones(1, dtype=torch.float64))
     drawable = int((logits > float("-inf")).sum())
     top = torch.topk(logits, min(sent, drawable))
-    data = {"logits": _base64(top.values.numpy().astype("<f4")), "ids": _base64(top.indices.numpy().astype("<i4")),
+    return {"logits": _base64(top.values.numpy().astype("<f4")), "ids": _base64(top.indices.numpy().astype("<i4")),
             "top_ids": top.indices[:ROWS].tolist(), "vocab": drawable,
-            "table": {"low": TEMPERATURE.low, "step": TEMPERATURE.step, "log_z": log_z.tolist(),
-                      "entropy_bits": bits.tolist()},
-            "unit": {"log_z": unit_log_z.item(), "entropy_bits": unit_bits.item()}}
-    if for_llama_cpp:
-        data["llama_sums"] = {"unit": llama_cpp_sums(logits, [1.0])[0], "table": llama_cpp_sums(logits, temperatures.tolist())}
-    return data
+            "table": {"low": TEMPERATURE.low, "step": TEMPERATURE.step,
+                      "entries": whole_vocabulary(logits, (TEMPERATURE.low + positions * TEMPERATURE.step).tolist(),
+                                                  for_llama_cpp)},
+            "unit": whole_vocabulary(logits, [1.0], for_llama_cpp)[0]}
+
+
+def whole_vocabulary(logits: torch.Tensor, temperatures: list[float], for_llama_cpp: bool) -> list[dict | None]:
+    """For each temperature (None at T 0, which is greedy): log Z and the entropy (bits) of
+    ``softmax(logits / T)`` over the whole vocabulary, in float64; for llama.cpp also the float32
+    sum its softmax adds up over every candidate in id order (`llama_cpp.softmax_sum`)."""
+    entries: list[dict | None] = [None] * len(temperatures)
+    positive = [index for index, temperature in enumerate(temperatures) if temperature > 0]
+    if not positive:
+        return entries
+    log_z, bits = temperature_table(logits, torch.tensor([temperatures[index] for index in positive], dtype=torch.float64))
+    for index, entry_log_z, entry_bits in zip(positive, log_z.tolist(), bits.tolist(), strict=True):
+        entries[index] = {"temperature": temperatures[index], "log_z": entry_log_z, "entropy_bits": entry_bits}
+        if for_llama_cpp:
+            entries[index]["llama_sum"] = llama_cpp.softmax_sum(logits.numpy(), temperatures[index])
+    return entries
 
 
 def _base64(values: np.ndarray) -> str:
     return base64.b64encode(values.tobytes()).decode("ascii")
-
-
-def llama_cpp_sums(logits: torch.Tensor, temperatures: list[float]) -> list[float | None]:
-    """`llama_cpp.softmax_sum` of ``logits`` at each temperature (None at T 0, which is greedy)."""
-    values = logits.numpy()
-    return [llama_cpp.softmax_sum(values, temperature) if temperature > 0 else None for temperature in temperatures]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -118,8 +120,15 @@ def live_samplers(panel: str, trace: sampling.Trace, config: sampling.SamplingCo
     live, folded, others = live_chain(config)
     logits = tables.adjusted_logits(trace, moved_by=folded)
     digest = hashlib.blake2b(logits.numpy().tobytes(), digest_size=16).hexdigest()
-    table = dict(slider_table(logits, digest, config.order in LLAMA_CPP_ORDERS))
+    for_llama_cpp = config.order in LLAMA_CPP_ORDERS
+    table = dict(slider_table(logits, digest, for_llama_cpp))
     ids = table.pop("top_ids")
+    # A value off the slider's steps (from the URL or a model's defaults) is shown as it is until
+    # the slider moves: its whole-vocabulary figures too.
+    temperature = config.temperature
+    if config.order == "vllm" and temperature > 0:
+        temperature = max(temperature, vllm.MIN_TEMPERATURE)
+    [table["current"]] = whole_vocabulary(logits, [temperature], for_llama_cpp)
     template = t(lang, "live_figure_others" if others else "live_figure", others=", ".join(others),
                  entropy="{entropy}", kept="{kept}")  # {entropy} and {kept} stay for the browser to fill
     texts = {"figure": template,

@@ -35,10 +35,11 @@ def test_llama_cpp_sums_are_those_its_softmax_divides_by():
     for temperature in (0.5, 1.0, 1.35, 2.0):
         candidates = llama_cpp.Candidates(np.arange(len(logits)), logits.numpy() / np.float32(temperature))
         exponentials = llama_cpp._expf(candidates.logits - candidates.logits.max())
-        [total] = live.llama_cpp_sums(logits, [temperature])
-        assert np.array_equal(exponentials / np.float32(total), llama_cpp._softmax(candidates))
-        assert total == pytest.approx(exponentials.astype(np.float64).sum(), rel=1e-5)
-    assert live.llama_cpp_sums(logits, [0.0]) == [None]
+        [entry] = live.whole_vocabulary(logits, [temperature], for_llama_cpp=True)
+        assert np.array_equal(exponentials / np.float32(entry["llama_sum"]), llama_cpp._softmax(candidates))
+        assert entry["llama_sum"] == pytest.approx(exponentials.astype(np.float64).sum(), rel=1e-5)
+        assert entry["log_z"] == pytest.approx(torch.logsumexp(logits.double() / temperature, -1).item())
+    assert live.whole_vocabulary(logits, [0.0, 1.0], for_llama_cpp=False)[0] is None
 
 
 def test_removed_tokens_count_for_nothing():

@@ -88,3 +88,21 @@ def test_dragging_top_p_cuts_the_tail_before_release_as_the_engine_does(panel):
     page.wait_for_url(re.compile(rf"a_top_p={top_p:g}"), timeout=30_000)
     expect(page.locator(SCRIPT_IDLE)).to_be_visible(timeout=60_000)
     expect(metric(page, "Tokens kept")).to_have_text(f"{kept:,}", timeout=30_000)
+
+
+def test_values_between_the_sliders_steps_are_shown_as_the_panel_has_them(server, browser):
+    """A temperature and a top_p from the URL that no slider step gives: the live view computes at
+    them, as the panel does, until a slider moves."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1400})
+    page.goto(f"{server}/?a_temperature=0.93&a_top_p=0.937")
+    expect(page.locator(SCRIPT_IDLE)).to_be_visible(timeout=120_000)
+    frame = page.frame_locator(".st-key-a_live iframe")
+    expect(frame.locator("#temperature-value")).to_have_text("0.93", timeout=60_000)
+    expect(frame.locator("#top_p-value")).to_have_text("0.937")
+    logits = load_model("fortune-base").next_token_logits(PROMPT).logits
+    trace = apply(logits, SamplingConfig(temperature=0.93, top_p=0.937))
+    expect(metric(page, "Tokens kept")).to_have_text(f"{int(trace.kept.sum()):,}")
+    figure = frame.locator("#figure").inner_text()
+    assert f"entropy {metric(page, 'Entropy (bits)').inner_text()} bits, {int(trace.kept.sum()):,} tokens kept" in figure
+    assert shown_probabilities(frame) == pytest.approx(trace.probs.double().topk(10).values.tolist(), rel=1e-5)
+    page.close()

@@ -4,18 +4,21 @@ const send = (type, extra) => window.parent.postMessage({isStreamlitMessage: tru
 const bars = document.getElementById("bars"), sliders = document.getElementById("sliders");
 const ROW = 15, LABEL = 72;
 let args = null, logits = null, ids = null, releases = 0;
+// The values the view computes at: the panel's own (which may lie between a slider's steps, from
+// the URL or a model's defaults) until a slider moves, then that slider's.
+let shown = null;
 window.frameTimes = [];
 
-function values() {
-  return Object.fromEntries([...sliders.querySelectorAll("input")].map(input => [input.name, Number(input.value)]));
+function formatted(value, decimals) {
+  const text = value.toFixed(decimals);
+  return Number(text) === value ? text : String(Number(value.toPrecision(6)));
 }
 
 function draw() {
-  const current = values();
   for (const input of sliders.querySelectorAll("input")) {
-    input.nextElementSibling.textContent = current[input.name].toFixed(input.dataset.decimals);
+    input.nextElementSibling.textContent = formatted(shown[input.name], Number(input.dataset.decimals));
   }
-  const view = liveView(args, logits, ids, current);
+  const view = liveView(args, logits, ids, shown);
   const texts = args.texts;
   const figure = (view.deferred ? texts.deferred[view.deferred.reason] : texts.figure)
     .replace("{entropy}", view.bits.toFixed(3)).replace("{kept}", view.kept.toLocaleString("en"))
@@ -43,6 +46,7 @@ function build() {
                           step: control.step});
     input.dataset.decimals = control.step >= 1 ? 0 : 2;
     input.addEventListener("input", event => {
+      shown[input.name] = Number(input.value);
       draw();
       // How long from the input event to the next frame: kept for benchmarks/drag_latency.py.
       requestAnimationFrame(() => window.frameTimes.push(performance.now() - event.timeStamp));
@@ -64,8 +68,10 @@ window.addEventListener("message", event => {
   logits = decodeFloats(args.logits);
   ids = decodeIds(args.ids);
   if (first) build();
+  shown = {...args.values};
   for (const input of sliders.querySelectorAll("input")) {
     if (first || !input.matches(":active")) input.value = args.values[input.name];
+    else shown[input.name] = Number(input.value);  // being dragged: the slider's value stands
   }
   draw();
   send("streamlit:setFrameHeight", {height: Math.max(document.body.scrollHeight, args.height)});

@@ -1,14 +1,15 @@
 // What the live view computes, from what the server sends once per prompt and setting
 // (app/live.py): the most likely `logits` of the panel (sorted, float32, after the logit bias and
 // penalties), the number of tokens the engine can still draw (`vocab`), and log Z and the entropy
-// over the whole vocabulary at every temperature the slider can take (`table`) and at 1 (`unit`).
+// over the whole vocabulary at every temperature the slider can take (`table`), at 1 (`unit`) and
+// at the panel's own (`current`, which may lie between the slider's steps).
 //
 // temperature, top_k, top_p and min_p each keep a prefix of the tokens sorted by logit, so the
 // state after any of them is a count of tokens kept and the temperature applied so far. The
 // stages run in the engine's order (`chain`), with its rules (`engine`). llama.cpp's cuts are
 // computed as it computes them, in float32 (its top_p sums every candidate's probability one after
 // the other, in the candidates' order: over the whole vocabulary the server sends that sum,
-// `llama_sums`); transformers' and vLLM's in float64, where their float32 softmax can only move a
+// each entry's `llama_sum`); transformers' and vLLM's in float64, where their float32 softmax can only move a
 // cut that falls within its rounding of top_p. Where a cut needs more than the tokens sent, or
 // falls between tied tokens (the engine's sort decides which survive), the view stops before that
 // stage and says why (`deferred`); the server's trace follows on release.
@@ -36,26 +37,32 @@ function normalise(value, count) {
 const f32 = Math.fround, expf = x => f32(Math.exp(x));
 
 function liveView(args, logits, ids, values) {
-  const sent = logits.length, whole = args.vocab, llama = args.engine === "llama.cpp";
+  const sent = logits.length, vocab = args.vocab, llama = args.engine === "llama.cpp";
   // The state after each stage: how many of the most likely tokens are kept, the temperature
   // applied so far (1: none yet), and for llama.cpp whether its candidates are in id order.
-  let kept = whole, temperature = 1, idOrder = true, deferred = null;
+  let kept = vocab, temperature = 1, idOrder = true, deferred = null;
   // A logit as the engine has it now: llama.cpp divides in float32; the others' float64 here.
   const value = i => temperature === 1 ? logits[i] : llama ? f32(logits[i] / f32(temperature)) : logits[i] / temperature;
-  const position = () => Math.round((temperature - args.table.low) / args.table.step);
-  const figures = () => {  // whole-vocabulary figures exist at the table's temperatures (the slider's and 1)
-    if (kept < whole) return normalise(value, kept);
-    if (temperature === 1) return {logZ: args.unit.log_z, bits: args.unit.entropy_bits};
-    return {logZ: args.table.log_z[position()], bits: args.table.entropy_bits[position()]};
+  // The whole vocabulary's figures at the temperature applied so far: the slider's steps, 1, and
+  // the panel's own value, the only temperatures the view can reach.
+  const whole = () => {
+    if (temperature === 1) return args.unit;
+    if (args.current && temperature === args.current.temperature) return args.current;
+    return args.table.entries[Math.round((temperature - args.table.low) / args.table.step)];
   };
-  const beyond = count => count > sent && sent < whole;  // a cut past the tokens the browser has
+  const figures = () => {
+    if (kept < vocab) return normalise(value, kept);
+    const entry = whole();
+    return {logZ: entry.log_z, bits: entry.entropy_bits};
+  };
+  const beyond = count => count > sent && sent < vocab;  // a cut past the tokens the browser has
   const tiedAt = count => count < Math.min(kept, sent) && logits[count - 1] === logits[count];
   // llama.cpp's probability of the i-th most likely candidate: expf(logit - max) over the float32
   // sum of all of them, added one after the other in the candidates' order.
   const llamaProbability = () => {
     const top = value(0);
     let sum = 0;
-    if (kept === whole) sum = temperature === 1 ? args.llama_sums.unit : args.llama_sums.table[position()];
+    if (kept === vocab) sum = whole().llama_sum;
     else {
       const order = [...Array(kept).keys()];
       if (idOrder) order.sort((a, b) => ids[a] - ids[b]);
@@ -82,7 +89,7 @@ function liveView(args, logits, ids, values) {
       count = setting;
       if (!llama) {  // transformers and vLLM keep every token tied with the k-th
         while (count < Math.min(kept, sent) && logits[count] === logits[setting - 1]) count++;
-        if (count === sent && sent < whole) { deferred = {stage, reason: "tail"}; break; }
+        if (count === sent && sent < vocab) { deferred = {stage, reason: "tail"}; break; }
       } else if (tiedAt(count)) { deferred = {stage, reason: "tie"}; break; }
       idOrder = false;
     } else if (stage === "top_p") {
