@@ -136,3 +136,22 @@ def test_the_engines_orders_differ_in_the_browser_as_they_do(view):
         kept[order] = result["kept"]
         assert kept[order] == int(apply(logits, SamplingConfig(order=order, **values)).kept.sum())
     assert kept["llama.cpp"] < kept["transformers"] == kept["vllm"]
+
+
+@pytest.mark.parametrize("order, before", [("transformers", {}), ("vllm", {}), ("llama.cpp", {}),
+                                           ("llama.cpp", {"top_k": 3})])
+def test_greedy_between_tokens_tied_at_the_top(view, order, before):
+    """The lowest id, as torch.argmax takes it and llama.cpp's first maximum while its candidates are
+    in id order; after llama.cpp's top_k sorted them, its sort's choice: deferred."""
+    logits = torch.tensor([1.0, 3.0, 3.0, 0.5, 3.0, -1.0])
+    data = live.browser_data(logits, for_llama_cpp=order == "llama.cpp")
+    chain, _, _ = live.live_chain(SamplingConfig(order=order))
+    values = {"temperature": 0.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, **before}
+    [result] = view(data, chain, order, [values])
+    if before:
+        assert result["deferred"] == {"stage": "temperature", "reason": "tie"}
+        return
+    engine = apply(logits, SamplingConfig(order=order, **values)).probs
+    assert engine.tolist() == [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    shown = {int(token): row["p"] for token, row in zip(data["top_ids"], result["rows"], strict=True)}
+    assert result["deferred"] is None and result["kept"] == 1 and shown[1] == 1.0 and sum(shown.values()) == 1.0

@@ -39,8 +39,9 @@ const f32 = Math.fround, expf = x => f32(Math.exp(x));
 function liveView(args, logits, ids, values) {
   const sent = logits.length, vocab = args.vocab, llama = args.engine === "llama.cpp";
   // The state after each stage: how many of the most likely tokens are kept, the temperature
-  // applied so far (1: none yet), and for llama.cpp whether its candidates are in id order.
-  let kept = vocab, temperature = 1, idOrder = true, deferred = null;
+  // applied so far (1: none yet), for llama.cpp whether its candidates are in id order, and for
+  // greedy which of them is drawn.
+  let kept = vocab, temperature = 1, idOrder = true, deferred = null, drawn = 0;
   // A logit as the engine has it now: llama.cpp divides in float32; the others' float64 here.
   const value = i => temperature === 1 ? logits[i] : llama ? f32(logits[i] / f32(temperature)) : logits[i] / temperature;
   // The whole vocabulary's figures at the temperature applied so far: the slider's steps, 1, and
@@ -75,7 +76,15 @@ function liveView(args, logits, ids, values) {
     let count = kept;
     if (stage === "temperature") {
       if (setting <= 0) {  // greedy in every engine: the most likely token alone
-        if (tiedAt(1)) { deferred = {stage, reason: "tie"}; break; }
+        if (tiedAt(1)) {
+          // Of tokens tied at the top, torch.argmax (transformers, vLLM) takes the lowest id, and so
+          // does llama.cpp's first maximum while its candidates are still in id order; after one of
+          // its sorts the order among them is the sort's.
+          let tied = 1;
+          while (tied < Math.min(kept, sent) && logits[tied] === logits[0]) tied++;
+          if ((llama && !idOrder) || (tied === sent && sent < vocab)) { deferred = {stage, reason: "tie"}; break; }
+          for (let i = 1; i < tied; i++) if (ids[i] < ids[drawn]) drawn = i;
+        }
         kept = 1;
         break;
       }
@@ -121,6 +130,7 @@ function liveView(args, logits, ids, values) {
     kept = count;
   }
   const {logZ, bits} = figures();
-  const rows = args.rows.map((label, index) => ({label, p: index < kept ? Math.exp(value(index) - logZ) : 0}));
+  const rows = args.rows.map((label, index) => ({
+    label, p: kept === 1 ? Number(index === drawn) : index < kept ? Math.exp(value(index) - logZ) : 0}));
   return {rows, bits: kept === 1 ? 0 : bits, kept, deferred};
 }
