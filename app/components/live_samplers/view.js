@@ -22,7 +22,7 @@ function decodeIds(base64) {
   return new Int32Array(Uint8Array.from(atob(base64), character => character.charCodeAt(0)).buffer);
 }
 
-// log Σ exp(value(i)) over `indices`, and the entropy (bits) of their softmax.
+// log Σ exp(value(i)) over the first `count` tokens, and the entropy (bits) of their softmax.
 function normalise(value, count) {
   const top = value(0);
   let sum = 0, weighted = 0;
