@@ -39,6 +39,7 @@ import sampling
 from app import state, tables
 from app.tables import Labeller
 from app.text import t
+from sampling.config import LLAMA_ORDERS
 from sampling.engines import llama_cpp, vllm
 from sampling.metrics import temperature_table
 from sampling.pipeline import CONTEXT_STAGES, chain
@@ -52,7 +53,6 @@ LIVE_STAGES = ("temperature", "top_p", "top_k", "min_p")
 """The stages the browser computes, as its sliders stand: the panel's two main ones, then the filters."""
 CONTROLS = tuple(state.SAMPLING_CONTROLS_BY_NAME[name] for name in LIVE_STAGES)
 TEMPERATURE = CONTROLS[0]
-LLAMA_CPP_ORDERS = ("llama.cpp", "custom")
 _component = components.declare_component("live_samplers",
                                           path=str(Path(__file__).parent / "components" / "live_samplers"))
 
@@ -106,7 +106,7 @@ def live_chain(config: sampling.SamplingConfig) -> tuple[list[str], list[str], l
     stages the browser leaves to the server."""
     every = chain(config.with_values(temperature=0.5, top_k=1, top_p=0.5, min_p=0.5))
     live = [name for name in every if name in LIVE_STAGES]
-    if config.order in LLAMA_CPP_ORDERS and config.dynatemp_range > 0:
+    if config.order in LLAMA_ORDERS and config.dynatemp_range > 0:
         live.remove("temperature")  # llama.cpp's dynamic temperature reads the entropy of the candidates
     first = min((every.index(name) for name in live), default=len(every))
     folded = [name for name in every[:first] if name in CONTEXT_STAGES]
@@ -119,16 +119,18 @@ def live_samplers(panel: str, trace: sampling.Trace, config: sampling.SamplingCo
     """The live sliders and chart of one panel, at the panel's values."""
     live, folded, others = live_chain(config)
     logits = tables.adjusted_logits(trace, moved_by=folded)
-    digest = hashlib.blake2b(logits.numpy().tobytes(), digest_size=16).hexdigest()
-    for_llama_cpp = config.order in LLAMA_CPP_ORDERS
+    digest = hashlib.blake2b(logits.numpy(), digest_size=16).hexdigest()
+    for_llama_cpp = config.order in LLAMA_ORDERS
     table = dict(slider_table(logits, digest, for_llama_cpp))
     ids = table.pop("top_ids")
     # A value off the slider's steps (from the URL or a model's defaults) is shown as it is until
-    # the slider moves: its whole-vocabulary figures too.
+    # the slider moves: its whole-vocabulary figures too (on a step, the table has them).
     temperature = config.temperature
     if config.order == "vllm" and temperature > 0:
         temperature = max(temperature, vllm.MIN_TEMPERATURE)
-    [table["current"]] = whole_vocabulary(logits, [temperature], for_llama_cpp)
+    step = round((temperature - TEMPERATURE.low) / TEMPERATURE.step)
+    if not math.isclose(TEMPERATURE.low + step * TEMPERATURE.step, temperature, abs_tol=1e-9):
+        [table["current"]] = whole_vocabulary(logits, [temperature], for_llama_cpp)
     template = t(lang, "live_figure_others" if others else "live_figure", others=", ".join(others),
                  entropy="{entropy}", kept="{kept}")  # {entropy} and {kept} stay for the browser to fill
     texts = {"figure": template,
@@ -137,7 +139,7 @@ def live_samplers(panel: str, trace: sampling.Trace, config: sampling.SamplingCo
     controls = [{"name": control.name, "label": control.name if control.name != "temperature" else "T",
                  "low": control.low, "high": control.high, "step": control.step} for control in CONTROLS]
     _component(**table, rows=unique_labels(labeller(ids), ids), chain=live,
-               engine="llama.cpp" if config.order in LLAMA_CPP_ORDERS else config.order,
+               engine="llama.cpp" if config.order in LLAMA_ORDERS else config.order,
                values={name: getattr(config, name) for name in LIVE_STAGES}, controls=controls, texts=texts,
                height=LIVE_HEIGHT,
                # A component passes every keyword to the browser, ``args`` too: the panel goes in a partial.

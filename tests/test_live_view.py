@@ -34,7 +34,7 @@ def view(browser):
 
     def run(data: dict, chain: list[str], engine: str, cases: list[dict]) -> list[dict]:
         args = {**data, "rows": [str(token) for token in data["top_ids"]], "chain": chain, "engine": engine}
-        return page.evaluate("([args, cases]) => cases.map(values => liveView(args, decodeFloats(args.logits), decodeIds(args.ids), values))",
+        return page.evaluate("([args, cases]) => cases.map(values => liveView(args, decode(args.logits, Float32Array), decode(args.ids, Int32Array), values))",
                              [args, cases])
 
     yield run

@@ -65,8 +65,8 @@ window.addEventListener("message", event => {
   if (event.data.type !== "streamlit:render") return;
   const first = args === null;
   args = event.data.args;
-  logits = decodeFloats(args.logits);
-  ids = decodeIds(args.ids);
+  logits = decode(args.logits, Float32Array);
+  ids = decode(args.ids, Int32Array);
   if (first) build();
   shown = {...args.values};
   for (const input of sliders.querySelectorAll("input")) {

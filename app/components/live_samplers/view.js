@@ -14,12 +14,9 @@
 // falls between tied tokens (the engine's sort decides which survive), the view stops before that
 // stage and says why (`deferred`); the server's trace follows on release.
 
-function decodeFloats(base64) {
-  return new Float32Array(Uint8Array.from(atob(base64), character => character.charCodeAt(0)).buffer);
-}
-
-function decodeIds(base64) {
-  return new Int32Array(Uint8Array.from(atob(base64), character => character.charCodeAt(0)).buffer);
+// base64 of little-endian values (the server's float32 logits, its int32 ids) as a typed array.
+function decode(base64, ArrayType) {
+  return new ArrayType(Uint8Array.from(atob(base64), character => character.charCodeAt(0)).buffer);
 }
 
 // log Σ exp(value(i)) over the first `count` tokens, and the entropy (bits) of their softmax.
