@@ -43,8 +43,7 @@ def bootstrap_interval(values: np.ndarray, statistic: Callable[[np.ndarray], flo
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(values), size=(resamples, len(values)))
     estimates = np.apply_along_axis(statistic, 1, values[picks]) if statistic is not np.mean else values[picks].mean(1)
-    tail = (1 - level) / 2
-    return float(np.quantile(estimates, tail)), float(np.quantile(estimates, 1 - tail))
+    return percentile_interval(estimates, level)
 
 
 def kind_weighted_mean(values: np.ndarray, kinds: np.ndarray) -> np.ndarray:
