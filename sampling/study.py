@@ -221,6 +221,11 @@ def _curves(results: pd.DataFrame, sweep: str, below_one: bool = False) -> pd.Da
     return rows.pivot(index="prompt_index", columns=sweep, values="entropy_bits").sort_index(axis=1)
 
 
+def _contexts(results: pd.DataFrame) -> pd.DataFrame:
+    """One model's contexts, a row each, indexed by ``prompt_index`` (their kind and cluster)."""
+    return results.drop_duplicates("prompt_index").set_index("prompt_index")
+
+
 def exchange_rates(results: pd.DataFrame) -> pd.DataFrame:
     """Per model, context and temperature below 1: the top_p that gives the same entropy."""
     results = with_optional_columns(results)
@@ -229,7 +234,7 @@ def exchange_rates(results: pd.DataFrame) -> pd.DataFrame:
         temperature = _curves(frame, "temperature", below_one=True)
         top_p = _curves(frame, "top_p").loc[temperature.index]
         rates = measures.exchange_rates(top_p.columns.to_numpy(), top_p.to_numpy(), temperature.to_numpy())
-        kinds = frame.drop_duplicates("prompt_index").set_index("prompt_index")["context_set"].loc[temperature.index]
+        kinds = _contexts(frame)["context_set"].loc[temperature.index]
         frames.append(pd.DataFrame({"model": model, "prompt_index": np.repeat(temperature.index, rates.shape[1]),
                                     "context_set": np.repeat(kinds.to_numpy(), rates.shape[1]),
                                     "temperature": np.tile(temperature.columns.to_numpy(), len(temperature)),
@@ -258,7 +263,7 @@ def _mean_exchange(results: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame
     """`exchange_table`'s ``mean_top_p`` for one model."""
     temperature_bits = _curves(results, "temperature", below_one=True)
     top_p_bits = _curves(results, "top_p").loc[temperature_bits.index]
-    context = results.drop_duplicates("prompt_index").set_index("prompt_index").loc[temperature_bits.index]
+    context = _contexts(results).loc[temperature_bits.index]
     values = np.concatenate([temperature_bits.to_numpy(), top_p_bits.to_numpy()], axis=1)
     kinds, clusters = context["context_set"].to_numpy(), context["cluster"].to_numpy()
     split = temperature_bits.shape[1]
@@ -283,7 +288,7 @@ def sensitivity_table(results: pd.DataFrame) -> pd.DataFrame:
     results = with_optional_columns(results)
     rows = []
     for model, frame in results.groupby("model"):
-        context = frame.drop_duplicates("prompt_index").set_index("prompt_index").sort_index()
+        context = _contexts(frame).sort_index()
         kinds, clusters = context["context_set"].to_numpy(), context["cluster"].to_numpy()
         for control, (low, high) in {"temperature": (0.7, 1.0), "top_p": (0.9, 0.95)}.items():
             curves = _curves(frame, control).loc[context.index]
